@@ -1,0 +1,35 @@
+# The two commands of the README: `make run` and `make test`.
+SHELL := /bin/bash
+VENV := .venv
+BIN := $(VENV)/bin
+export PATH := $(abspath $(BIN)):$(PATH)
+
+.PHONY: setup setup-dev services stop run test test-fault clean
+
+setup:
+	scripts/setup.sh
+
+setup-dev:
+	scripts/setup.sh --dev
+
+services: setup
+	scripts/services.sh start
+
+stop:
+	scripts/services.sh stop
+
+# Set up, start the local services, migrate, then run the API, a worker and
+# beat in the foreground (Ctrl-C stops them; `make stop` stops the services).
+run: services
+	$(BIN)/flask --app wsgi storage init
+	$(BIN)/honcho start -f Procfile
+
+# Set up what the tests need and run them against the real services. Tests
+# that stop or kill services (marker "fault") run last (tests/conftest.py).
+test: setup-dev
+	scripts/services.sh start
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+clean:
+	scripts/services.sh stop || true
+	rm -rf .local

@@ -1,0 +1,45 @@
+"""Logging set-up: JSON lines in production, plain lines with DEBUG, a request id on each."""
+
+from __future__ import annotations
+
+import logging
+import sys
+from contextvars import ContextVar
+
+from pythonjsonlogger.json import JsonFormatter
+
+from config.settings import Settings
+
+# The id of the HTTP request (or of the request that enqueued the running task).
+request_id_var: ContextVar[str] = ContextVar("request_id", default="")
+
+_configured = False
+
+
+class _RequestIdFilter(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        record.request_id = request_id_var.get()
+        return True
+
+
+def configure_logging(settings: Settings, *, force: bool = False) -> None:
+    """Configure the root logger once per process (not at import)."""
+    global _configured
+    if _configured and not force:
+        return
+    handler = logging.StreamHandler(sys.stderr)
+    handler.addFilter(_RequestIdFilter())
+    if settings.debug:
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s"))
+    else:
+        handler.setFormatter(JsonFormatter(
+            "%(asctime)s %(levelname)s %(name)s %(message)s %(request_id)s",
+            rename_fields={"asctime": "time", "levelname": "level", "name": "logger"},
+        ))
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(logging.DEBUG if settings.debug else logging.INFO)
+    # The drivers log every request at INFO; their failures reach us as exceptions.
+    for noisy in ("elastic_transport", "urllib3", "clickhouse_driver", "redis", "tzlocal"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+    _configured = True

@@ -1,0 +1,1 @@
+"""Celery tasks: indexing, events and aggregation, one queue each (celeryconfig.py)."""
