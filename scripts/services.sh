@@ -12,16 +12,20 @@
 set -euo pipefail
 
 root=$(cd "$(dirname "$0")/.." && pwd)
+# Installs live in local_dir; data, pid files and logs in state_dir. A test that
+# stops a service starts a private instance with LOCAL_STATE_DIR and the port
+# variables below set, so other test sessions keep their servers.
 local_dir="${LOCAL_DIR:-$root/.local}"
+state_dir="${LOCAL_STATE_DIR:-$local_dir}"
 # shellcheck source=scripts/versions.sh
 source "$root/scripts/versions.sh"
 
 es_home="$local_dir/elasticsearch-$ES_VERSION"
-es_data="$local_dir/data/elasticsearch"
-ch_data="$local_dir/data/clickhouse"
-redis_data="$local_dir/data/redis"
-run_dir="$local_dir/run"
-log_dir="$local_dir/log"
+es_data="$state_dir/data/elasticsearch"
+ch_data="$state_dir/data/clickhouse"
+redis_data="$state_dir/data/redis"
+run_dir="$state_dir/run"
+log_dir="$state_dir/log"
 
 es_port="${LOCAL_ES_PORT:-9201}"
 ch_tcp_port="${LOCAL_CLICKHOUSE_PORT:-9002}"
@@ -56,8 +60,8 @@ es_ready() { curl -fsS -o /dev/null 2>/dev/null "http://127.0.0.1:$es_port/_clus
 start_elasticsearch() {
   if es_ready; then log "elasticsearch already answers on $es_port"; return; fi
   [[ -x $es_home/bin/elasticsearch ]] || { log "elasticsearch $ES_VERSION is not installed; run scripts/setup.sh"; return 1; }
-  mkdir -p "$es_data" "$local_dir/log/elasticsearch" "$run_dir/elasticsearch"
-  chown -R "$ES_USER" "$es_home" "$es_data" "$local_dir/log/elasticsearch" "$run_dir/elasticsearch"
+  mkdir -p "$es_data" "$log_dir/elasticsearch" "$run_dir/elasticsearch"
+  chown -R "$ES_USER" "$es_home" "$es_data" "$log_dir/elasticsearch" "$run_dir/elasticsearch"
 
   # Elasticsearch refuses to run as root, so it runs as a user of its own.
   # The integ-test distribution ships only core modules, hence security off.
@@ -69,7 +73,7 @@ start_elasticsearch() {
     -E cluster.name=shopsearch-local -E node.name=local \
     -E discovery.type=single-node -E xpack.security.enabled=false \
     -E network.host=127.0.0.1 -E http.port="$es_port" -E transport.port="$((es_port + 100))" \
-    -E path.data="$es_data" -E path.logs="$local_dir/log/elasticsearch" \
+    -E path.data="$es_data" -E path.logs="$log_dir/elasticsearch" \
     -E cluster.routing.allocation.disk.threshold_enabled=false \
     -E action.destructive_requires_name=false \
     >"$log_dir/elasticsearch.log" 2>&1
@@ -90,8 +94,8 @@ start_clickhouse() {
   sed -e "s#@DATA@#$ch_data#g" -e "s#@TCP_PORT@#$ch_tcp_port#g" \
       -e "s#@HTTP_PORT@#$ch_http_port#g" -e "s#@LOG@#$log_dir#g" \
       "$root/scripts/clickhouse-config.xml" >"$config"
-  nohup clickhouse-server --config-file="$config" --pid-file="$run_dir/clickhouse.pid" \
-    >"$log_dir/clickhouse.log" 2>&1 &
+  nohup clickhouse-server --config-file="$config" >"$log_dir/clickhouse.log" 2>&1 &
+  echo $! >"$run_dir/clickhouse.pid"
   wait_until clickhouse ch_ready
   log "clickhouse answers on 127.0.0.1:$ch_tcp_port (native) and $ch_http_port (http)"
 }
