@@ -21,6 +21,8 @@ EXPECTED_FORMS = {
     "CLICKHOUSE_DB": "a database name of letters, digits and underscores",
     "REDIS_URL": "a redis:// URL such as redis://127.0.0.1:6380/0",
 }
+for _group in ("SEARCH", "INGEST", "CATALOG", "ANALYTICS", "ADMIN"):
+    EXPECTED_FORMS[f"RATE_LIMIT_{_group}"] = "a rate such as 600/minute or 10/second"
 
 Seconds = Annotated[float, Field(gt=0, le=3600)]
 
@@ -72,6 +74,19 @@ class Settings(BaseSettings):
     event_batch_max_age: Seconds = 1.0
     # Events waiting in Redis above this count make POST /events answer 503.
     event_backlog_limit: int = Field(2_000_000, ge=1000)
+
+    # API keys: off only for local experiments; see the README's Security section.
+    auth_enabled: bool = True
+    # Search, suggest and catalog reads are public unless this is true.
+    search_requires_key: bool = False
+    # Rate limits per API key (or per client address without a key), per
+    # group of endpoints, in the notation of the `limits` package.
+    rate_limits_enabled: bool = True
+    rate_limit_search: str = Field("1200/minute", pattern=r"^\d+ ?(/|per) ?\d* ?[a-z]+$")
+    rate_limit_ingest: str = Field("6000/minute", pattern=r"^\d+ ?(/|per) ?\d* ?[a-z]+$")
+    rate_limit_catalog: str = Field("1200/minute", pattern=r"^\d+ ?(/|per) ?\d* ?[a-z]+$")
+    rate_limit_analytics: str = Field("600/minute", pattern=r"^\d+ ?(/|per) ?\d* ?[a-z]+$")
+    rate_limit_admin: str = Field("120/minute", pattern=r"^\d+ ?(/|per) ?\d* ?[a-z]+$")
 
     @field_validator("elastic_host")
     @classmethod

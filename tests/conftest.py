@@ -51,6 +51,8 @@ def settings(services, session_token) -> Settings:
     redis_db = 1 + int(session_token, 16) % 63
     return load_settings(
         debug=True,
+        # Tests send many requests from one address; tests/security turns limits on.
+        rate_limits_enabled=False,
         clickhouse_db=f"test_{session_token}",
         elastic_index=f"test_{session_token}_products",
         redis_url=f"redis://127.0.0.1:6380/{redis_db}",
@@ -71,6 +73,10 @@ def service_env(settings) -> dict[str, str]:
         "CLICKHOUSE_HOST": settings.clickhouse_host,
         "CLICKHOUSE_PORT": str(settings.clickhouse_port),
         "PYTHONPATH": str(ROOT),
+        # Subprocesses started by tests exercise pipelines, not access control
+        # (tests/security covers that), so they run without keys or limits.
+        "AUTH_ENABLED": "false",
+        "RATE_LIMITS_ENABLED": "false",
     })
     return env
 
@@ -98,8 +104,25 @@ def app(storage_ready):
     return flask_app
 
 
+@pytest.fixture(scope="session")
+def admin_token(storage_ready) -> str:
+    """A token with every scope, created for this session's Redis database."""
+    from storage import api_keys
+
+    _key, token = api_keys.create_key("tests", list(api_keys.SCOPES))
+    return token
+
+
 @pytest.fixture()
-def client(app):
+def client(app, admin_token):
+    """A test client that sends an all-scope API key; use anonymous_client to test without one."""
+    test_client = app.test_client()
+    test_client.environ_base["HTTP_X_API_KEY"] = admin_token
+    return test_client
+
+
+@pytest.fixture()
+def anonymous_client(app):
     return app.test_client()
 
 

@@ -16,6 +16,7 @@ from webapp.assets import blp as assets_blp
 from webapp.cli import register_cli
 from webapp.errors import register_error_handlers
 from webapp.health import blp as health_blp
+from webapp.security import document_security, init_security
 
 logger = logging.getLogger(__name__)
 
@@ -66,11 +67,15 @@ def create_app(settings: Settings | None = None) -> Flask:
 
     api = ServiceApi(app)
     register_error_handlers(app)
+    _register_request_id(app)
+    init_security(app, settings)
+
     api.register_blueprint(health_blp)
     app.register_blueprint(assets_blp)
     register_cli(app)
-    _register_request_id(app)
 
+    # Keep last: it marks the operations of every blueprint registered above.
+    document_security(api)
     app.extensions["api"] = api
     return app
 
