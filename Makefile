@@ -19,10 +19,9 @@ stop:
 	scripts/services.sh stop
 
 # Set up, start the local services, migrate, then run the API, a worker and
-# beat in the foreground (Ctrl-C stops them; `make stop` stops the services).
-run: services
-	$(BIN)/flask --app wsgi storage init
-	$(BIN)/honcho start -f Procfile
+# beat in the foreground; Ctrl-C stops them and the services it started.
+run: setup
+	scripts/run.sh
 
 # Set up what the tests need and run them against the real services. Tests
 # that stop or kill services (marker "fault") run last (tests/conftest.py).

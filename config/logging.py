@@ -1,4 +1,4 @@
-"""Logging set-up: JSON lines in production, plain lines with DEBUG, a request id on each."""
+"""Logging set-up: JSON lines (or plain text lines for a terminal), a request id on each."""
 
 from __future__ import annotations
 
@@ -29,7 +29,7 @@ def configure_logging(settings: Settings, *, force: bool = False) -> None:
         return
     handler = logging.StreamHandler(sys.stderr)
     handler.addFilter(_RequestIdFilter())
-    if settings.debug:
+    if settings.log_format == "text":
         handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s"))
     else:
         handler.setFormatter(JsonFormatter(

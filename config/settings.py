@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from functools import lru_cache
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import AnyUrl, Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -14,6 +14,7 @@ from config.errors import ConfigError
 EXPECTED_FORMS = {
     "APP_NAME": "a non-empty name",
     "DEBUG": "true or false",
+    "LOG_FORMAT": "json or text",
     "ELASTIC_HOST": "an http(s) URL such as http://127.0.0.1:9201",
     "ELASTIC_INDEX": "a lowercase index name such as products (the alias searched)",
     "CLICKHOUSE_HOST": "a host name or IP address such as 127.0.0.1",
@@ -39,6 +40,8 @@ class Settings(BaseSettings):
 
     app_name: str = Field("shopsearch", min_length=1)
     debug: bool = False
+    # JSON lines for log collectors, or plain text lines for a terminal.
+    log_format: Literal["json", "text"] = "json"
 
     elastic_host: AnyUrl = AnyUrl("http://127.0.0.1:9201")
     # The alias that searches read; each full reindex builds "<alias>-v<timestamp>".
