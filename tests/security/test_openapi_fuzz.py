@@ -1,0 +1,68 @@
+"""Property-based requests generated from the whole OpenAPI document (schemathesis).
+
+The fuzzer writes products, events and categories and starts admin tasks, so
+it runs on a ClickHouse database, an index alias and a Redis database of its
+own, dropped at the end.
+"""
+
+import pytest
+import schemathesis
+from hypothesis import HealthCheck
+from hypothesis import settings as hypothesis_settings
+from schemathesis.checks import not_a_server_error
+from schemathesis.specs.openapi.checks import content_type_conformance, response_schema_conformance
+
+from config import load_settings
+
+EXAMPLES_PER_OPERATION = 30
+
+
+@pytest.fixture(scope="session")
+def fuzz_app(storage_ready, session_token):
+    from storage import api_keys, clients, migrations, search_index
+    from storage.setup import init_storage
+    from webapp import create_app
+
+    settings = load_settings(
+        debug=True,
+        rate_limits_enabled=False,
+        clickhouse_db=f"fuzz_{session_token}",
+        elastic_index=f"fuzz_{session_token}_products",
+        redis_url=f"redis://127.0.0.1:6380/{1 + (int(session_token, 16) + 31) % 63}",
+    )
+    init_storage(settings)
+    app = create_app(settings)
+    _key, token = api_keys.create_key("fuzz", list(api_keys.SCOPES))
+    app.config["FUZZ_TOKEN"] = token
+    yield app
+
+    clients.configure(settings)
+    search_index.drop_all(settings.elastic_index)
+    migrations.drop_database(settings)
+    clients.redis_client().flushdb()
+    # Later tests of this process use the session's settings again.
+    from tasks.celery_app import configure_celery
+
+    clients.configure(storage_ready)
+    configure_celery(storage_ready)
+
+
+@pytest.fixture(scope="session")
+def api_schema(fuzz_app):
+    return schemathesis.openapi.from_wsgi("/openapi.json", fuzz_app)
+
+
+schema = schemathesis.pytest.from_fixture("api_schema")
+
+
+@schema.parametrize()
+@hypothesis_settings(
+    max_examples=EXAMPLES_PER_OPERATION,
+    deadline=None,
+    suppress_health_check=list(HealthCheck),
+)
+def test_no_server_error_and_schema_conformance(case, fuzz_app):
+    case.call_and_validate(
+        headers={"X-API-Key": fuzz_app.config["FUZZ_TOKEN"]},
+        checks=[not_a_server_error, response_schema_conformance, content_type_conformance],
+    )
