@@ -13,9 +13,11 @@ from config.logging import configure_logging, request_id_var
 from storage import clients
 from tasks.celery_app import configure_celery
 from webapp.assets import blp as assets_blp
+from webapp.catalog import register_catalog
 from webapp.cli import register_cli
 from webapp.errors import register_error_handlers
 from webapp.health import blp as health_blp
+from webapp.search import blp as search_blp
 from webapp.security import document_security, init_security
 
 logger = logging.getLogger(__name__)
@@ -71,6 +73,8 @@ def create_app(settings: Settings | None = None) -> Flask:
     init_security(app, settings)
 
     api.register_blueprint(health_blp)
+    register_catalog(app, api)
+    api.register_blueprint(search_blp)
     app.register_blueprint(assets_blp)
     register_cli(app)
 
