@@ -14,7 +14,6 @@ from storage import clients
 from tasks.celery_app import configure_celery
 from webapp.assets import blp as assets_blp
 from webapp.catalog import register_catalog
-from webapp.catalog import register_catalog
 from webapp.cli import register_cli
 from webapp.errors import register_error_handlers
 from webapp.health import blp as health_blp
@@ -74,7 +73,6 @@ def create_app(settings: Settings | None = None) -> Flask:
     init_security(app, settings)
 
     api.register_blueprint(health_blp)
-    register_catalog(app, api)
     register_catalog(app, api)
     api.register_blueprint(search_blp)
     app.register_blueprint(assets_blp)
