@@ -16,6 +16,7 @@ from webapp.assets import blp as assets_blp
 from webapp.catalog import register_catalog
 from webapp.cli import register_cli
 from webapp.errors import register_error_handlers
+from webapp.events import register_blueprints as register_events
 from webapp.health import blp as health_blp
 from webapp.search import blp as search_blp
 from webapp.security import document_security, init_security
@@ -75,6 +76,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     api.register_blueprint(health_blp)
     register_catalog(app, api)
     api.register_blueprint(search_blp)
+    register_events(api)
     app.register_blueprint(assets_blp)
     register_cli(app)
 

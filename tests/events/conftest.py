@@ -32,3 +32,12 @@ def scheduled(configured):
     event_buffer.set_flush_scheduler(lambda kind, countdown, full: calls.append((kind, countdown, full)))
     yield calls
     event_buffer.set_flush_scheduler(previous)
+
+
+@pytest.fixture(scope="session")
+def ingest_headers(storage_ready):
+    """Headers with an API key that may send events and use the admin endpoints."""
+    from storage import api_keys
+
+    _key, token = api_keys.create_key("events-tests", ["ingest", "admin"])
+    return {"X-API-Key": token}
