@@ -4,6 +4,7 @@ Loaded by tasks.celery_app with config_from_object; the broker and result
 URLs come from REDIS_URL through config.Settings.
 """
 
+from celery.schedules import crontab
 from kombu import Queue
 
 # One queue per kind of work, so a flood of one never delays the others:
@@ -62,4 +63,13 @@ worker_send_task_events = False
 
 # Beat entries use crontab, not intervals of a minute or more, because an
 # interval restarts from zero whenever beat restarts. Features add entries here.
-beat_schedule: dict = {}
+beat_schedule: dict = {
+    # Hourly at minute 17, away from the top of the hour: popularity over 30
+    # days changes slowly, and a run rewrites only the documents whose score
+    # changed. A run not started within 50 minutes is dropped for the next.
+    "update-popularity": {
+        "task": "aggregation.update_popularity",
+        "schedule": crontab(minute=17),
+        "options": {"expires": 3000},
+    },
+}

@@ -264,19 +264,21 @@ def build_highlight(text: str) -> dict[str, Any]:
 
 
 def build_suggest_body(prefix: str, size: int = MAX_SUGGESTIONS) -> dict[str, Any]:
-    """Build a completion-suggester body for product names starting with a prefix."""
+    """Build a completion-suggester body for product names starting with a prefix.
+
+    Exact prefix matches and typo-tolerant ones are asked for separately in
+    the same request, so the typo-tolerant ones can serve as a fallback.
+    """
+    folded = fold(clean_query(prefix))[:100]
+    completion = {"field": "suggest", "size": size, "skip_duplicates": True}
     return {
         "_source": ["id", "name"],
         "suggest": {
-            "names": {
-                "prefix": fold(clean_query(prefix))[:100],
-                "completion": {
-                    "field": "suggest",
-                    "size": size,
-                    "skip_duplicates": True,
-                    "fuzzy": {"fuzziness": 1, "min_length": 4, "prefix_length": 2},
-                },
-            }
+            "exact": {"prefix": folded, "completion": completion},
+            "fuzzy": {
+                "prefix": folded,
+                "completion": {**completion, "fuzzy": {"fuzziness": 1, "min_length": 4, "prefix_length": 1}},
+            },
         },
     }
 
@@ -347,12 +349,17 @@ def search(alias: str, request: SearchRequest) -> SearchResult:
 
 
 def suggest_names(alias: str, prefix: str, size: int = MAX_SUGGESTIONS) -> list[dict[str, str]]:
-    """Return up to `size` products whose name (or a later word of it) starts with the prefix."""
+    """Return up to `size` products whose name (or a later word of it) starts with the prefix.
+
+    Names with one typo in the prefix are returned only when no name starts
+    with the exact prefix, so a correct prefix is not diluted by near misses.
+    """
     body = build_suggest_body(prefix, size)
-    if not body["suggest"]["names"]["prefix"].strip():
+    if not body["suggest"]["exact"]["prefix"].strip():
         return []
     raw = _execute("suggest", lambda es: es.search(index=alias, body=body))
-    options = raw["suggest"]["names"][0]["options"]
+
+    options = raw["suggest"]["exact"][0]["options"] or raw["suggest"]["fuzzy"][0]["options"]
     return [{"id": option["_source"]["id"], "name": option["_source"]["name"]} for option in options]
 
 

@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import os
+import shutil
+import subprocess
+
 import pytest
 
 from storage.search_index import build_document
+from tests.conftest import ROOT, SERVICES
 
 # The category tree: id -> (name, parent id).
 CATEGORIES = {
@@ -106,3 +111,36 @@ def search_app(search_settings, catalog_alias, storage_ready):
 @pytest.fixture()
 def search_client(search_app):
     return search_app.test_client()
+
+
+class PrivateService:
+    """A private Elasticsearch or Redis started with scripts/services.sh on this area's own ports."""
+
+    PORTS = {"LOCAL_ES_PORT": "9231", "LOCAL_CLICKHOUSE_PORT": "9032", "LOCAL_CLICKHOUSE_HTTP_PORT": "8154",
+             "LOCAL_REDIS_PORT": "6392"}
+
+    def __init__(self, name: str, state_name: str):
+        self.name = name
+        self.state_dir = ROOT / ".local" / "private" / state_name
+        self.env = {**os.environ, **self.PORTS, "LOCAL_STATE_DIR": str(self.state_dir), "ES_HEAP": "256m"}
+
+    def start(self) -> None:
+        subprocess.run([str(SERVICES), "start", self.name], check=True, cwd=ROOT, env=self.env)
+
+    def stop(self) -> None:
+        subprocess.run([str(SERVICES), "stop", self.name], check=True, cwd=ROOT, env=self.env)
+
+    def remove(self) -> None:
+        self.stop()
+        shutil.rmtree(self.state_dir, ignore_errors=True)
+
+
+@pytest.fixture()
+def restore_clients(storage_ready):
+    """Point this process's clients and Celery back at the session's services after a test."""
+    yield
+    from storage import clients
+    from tasks.celery_app import configure_celery
+
+    clients.configure(storage_ready)
+    configure_celery(storage_ready)

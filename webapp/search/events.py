@@ -14,6 +14,9 @@ import uuid
 from datetime import datetime, timezone
 from typing import Any
 
+# Imported for its side effect: it registers the Celery task that flushes the
+# buffer, so a push from this process schedules the insert into ClickHouse.
+import tasks.events  # noqa: F401
 from storage import event_buffer, search_stats
 from storage.errors import StorageUnavailable
 from storage.search import SearchRequest
