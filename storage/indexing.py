@@ -55,13 +55,15 @@ def _es_call(what: str, call: Callable[[], Any]) -> Any:
         raise StorageError(f"{what} failed with {exc.meta.status}: {exc.message}") from exc
 
 
-def _action(product: dict[str, Any], index: str, categories: dict[str, dict[str, Any]]) -> dict[str, Any]:
+def _action(
+    product: dict[str, Any], index: str, categories: dict[str, dict[str, Any]], version_type: str = "external"
+) -> dict[str, Any]:
     """Build one bulk action: index the live product, or delete a tombstone, at its version."""
     action: dict[str, Any] = {
         "_index": index,
         "_id": product["id"],
         "version": product["version"],
-        "version_type": "external",
+        "version_type": version_type,
     }
     if product["deleted"]:
         action["_op_type"] = "delete"
@@ -88,9 +90,11 @@ def _item_outcome(item: dict[str, Any], building: str) -> str:
     return "failed"
 
 
-def index_products(product_ids: list[str], *, tag: str) -> dict[str, int]:
+def index_products(product_ids: list[str], *, tag: str, same_version: bool = False) -> dict[str, int]:
     """Index the current catalog rows of these ids (delete tombstoned ones) in the live and building index.
 
+    With `same_version`, a document of the same version is overwritten too
+    (external_gte): a category rename changes documents, not product versions.
     Raises StorageUnavailable when Elasticsearch or ClickHouse cannot be
     reached (callers retry) and StorageError when documents are rejected.
     """
@@ -102,12 +106,20 @@ def index_products(product_ids: list[str], *, tag: str) -> dict[str, int]:
     alias = clients.settings().elastic_index
     building = building_alias(alias)
     categories = catalog.load_categories(tag=tag, profile=clients.TASK)
-    actions = [_action(row, index, categories) for row in rows.values() for index in (alias, building)]
+    version_type = "external_gte" if same_version else "external"
+    # Deletes go to the live alias only: a delete does not honour require_alias
+    # and would create a stray "-building" index when no reindex runs. The
+    # reindex's catch-up re-applies every tombstone written while it ran.
+    actions = [
+        _action(row, index, categories, version_type)
+        for row in rows.values()
+        for index in ((alias,) if row["deleted"] else (alias, building))
+    ]
 
     operations: list[dict[str, Any]] = []
     for action in actions:
         meta = {key: action[key] for key in ("_index", "_id", "version", "version_type")}
-        operations.append({action["_op_type"]: {key.lstrip("_"): value for key, value in meta.items()}})
+        operations.append({action["_op_type"]: meta})
         if "_source" in action:
             operations.append(action["_source"])
     es = clients.elastic(clients.TASK)
@@ -170,6 +182,13 @@ def release_reindex_lock(alias: str, owner: str) -> None:
 
 def _create_building_index(alias: str, shards: int, replicas: int) -> str:
     es = clients.elastic(clients.TASK)
+    stray = building_alias(alias)
+    if _es_call("check index", lambda: es.indices.exists(index=stray)) and not _es_call(
+        "check alias", lambda: es.indices.exists_alias(name=stray)
+    ):
+        # A concrete index with the building alias's name blocks the alias; nothing reads it.
+        logger.warning("reindex_stray_index_deleted index=%s", stray)
+        _es_call("delete index", lambda: es.indices.delete(index=stray))
     name = search_index.new_index_name(alias)
     body = search_index.index_body(shards, 0)
     # No refreshes and no replicas while loading: both are restored before the swap.

@@ -41,9 +41,13 @@ def index_product(product_id: str) -> dict[str, int]:
 
 
 @app.task(name="indexing.index_products", **_retrying)
-def index_products(product_ids: list[str]) -> dict[str, int]:
-    """Index the current rows of many products in one bulk request."""
-    counts = indexing.index_products(product_ids, tag="indexing.index_products")
+def index_products(product_ids: list[str], same_version: bool = False) -> dict[str, int]:
+    """Index the current rows of many products in one bulk request.
+
+    `same_version` also rewrites documents already at the row's version, for
+    changes outside the product row (its category's name or place).
+    """
+    counts = indexing.index_products(product_ids, tag="indexing.index_products", same_version=same_version)
     logger.info("products_indexed count=%d ok=%d stale=%d missing=%d first_id=%s",
                 len(product_ids), counts["ok"], counts["stale"], counts["missing"],
                 product_ids[0] if product_ids else "-")
@@ -57,7 +61,7 @@ def index_category_products(category_id: str) -> int:
     subtree = catalog.descendant_ids(categories, category_id)
     ids = catalog.product_ids_in_categories(subtree, tag="indexing.index_category_products")
     for start in range(0, len(ids), IDS_PER_TASK):
-        index_products.delay(ids[start:start + IDS_PER_TASK])
+        index_products.delay(ids[start:start + IDS_PER_TASK], same_version=True)
     logger.info("category_products_queued category_id=%s products=%d", category_id, len(ids))
     return len(ids)
 

@@ -38,7 +38,7 @@ def search_document(product_id: str) -> dict | None:
     """Return the indexed document of a product with its version, or None when absent."""
     es = clients.elastic(clients.TASK)
     alias = clients.settings().elastic_index
-    result = es.options(ignore_status=404).get(index=alias, id=product_id, version=True)
+    result = es.options(ignore_status=404).get(index=alias, id=product_id)
     if not result.get("found"):
         return None
     return {**result["_source"], "_version": result["_version"]}
