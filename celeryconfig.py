@@ -72,4 +72,25 @@ beat_schedule: dict = {
         "schedule": crontab(minute=17),
         "options": {"expires": 3000},
     },
+    # Every minute: summarize the hours closed since the last run and rebuild
+    # hours that late events changed, so a read computes little from raw rows.
+    "aggregation.refresh": {
+        "task": "aggregation.refresh",
+        "schedule": crontab(minute="*"),
+        "options": {"expires": 90},
+    },
+    # Hourly at :41 (away from the popularity update at :17): delete
+    # superseded generations and merge parts, so each period keeps one row set.
+    "aggregation.compact": {
+        "task": "aggregation.compact",
+        "schedule": crontab(minute=41),
+        "options": {"expires": 5400},
+    },
+    # Nightly at 00:30 UTC, once the day's last hour has closed and been
+    # summarized: roll each complete UTC day into a day period for long ranges.
+    "aggregation.rollup_days": {
+        "task": "aggregation.rollup_days",
+        "schedule": crontab(minute=30, hour=0),
+        "options": {"expires": 3 * 3600},
+    },
 }

@@ -13,7 +13,7 @@ from storage import clients
 logger = logging.getLogger(__name__)
 
 # The modules that define tasks; the worker imports them at start.
-TASK_MODULES: list[str] = ["tasks.indexing", "tasks.events", "tasks.search"]
+TASK_MODULES: list[str] = ["tasks.indexing", "tasks.events", "tasks.aggregation", "tasks.search"]
 
 
 def create_celery() -> Celery:

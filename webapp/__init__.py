@@ -12,6 +12,7 @@ from config import Settings, get_settings
 from config.logging import configure_logging, request_id_var
 from storage import clients
 from tasks.celery_app import configure_celery
+from webapp.analytics import register_blueprints as register_analytics
 from webapp.assets import blp as assets_blp
 from webapp.catalog import register_catalog
 from webapp.cli import register_cli
@@ -77,6 +78,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     register_catalog(app, api)
     api.register_blueprint(search_blp)
     register_events(api)
+    register_analytics(api)
     app.register_blueprint(assets_blp)
     register_cli(app)
 

@@ -38,6 +38,13 @@ class Plan:
             self.raw_ranges.append((start, end))
 
 
+def naive_utc(moment: datetime) -> datetime:
+    """Naive UTC; the driver attaches the server's zone to some DateTime results."""
+    if moment.tzinfo is None:
+        return moment
+    return (moment - moment.utcoffset()).replace(tzinfo=None)
+
+
 def floor_hour(moment: datetime) -> datetime:
     return moment.replace(minute=0, second=0, microsecond=0)
 

@@ -15,7 +15,7 @@ from decimal import Decimal
 from typing import Any
 
 from storage.analytics import buckets
-from storage.analytics.periods import Plan, plan_range, raw_plan, registry_bounds, registry_sql
+from storage.analytics.periods import Plan, naive_utc, plan_range, raw_plan, registry_bounds, registry_sql
 from storage.analytics.sources import Params
 from storage.analytics.tables import ATTRIBUTED, CLICK_POSITIONS, FILTERS, LATENCY, PRODUCTS, SEARCH, Rollup
 from storage.clickhouse import ClickHouse
@@ -52,7 +52,7 @@ class Reader:
         if self.mode == RAW:
             return raw_plan(start, end)
         rows = self.client.execute(registry_sql(), registry_bounds(start, end), tag=self.tag, settings=self.limits)
-        registry = {(hours_, start_): generation for hours_, start_, generation in rows}
+        registry = {(hours_, naive_utc(start_)): generation for hours_, start_, generation in rows}
         return plan_range(registry, start, end, hours=hours, days=days)
 
     def rows(self, sql: str, params: dict) -> list[tuple]:
@@ -407,3 +407,13 @@ def category_funnels(reader: Reader, start: datetime, end: datetime, *, limit: i
         })
     result.sort(key=lambda item: (-item["views"], -item["purchases"], item["category_id"] or ""))
     return result[offset:offset + limit]
+
+
+def product_known(reader: Reader, product_id: str) -> bool:
+    """Whether the catalog ever held the product or any event names it."""
+    rows = reader.rows(
+        """SELECT (SELECT count() FROM products WHERE id = %(id)s)
+               + (SELECT count() FROM (SELECT 1 FROM events WHERE product_id = %(id)s LIMIT 1))""",
+        {"id": product_id},
+    )
+    return rows[0][0] > 0

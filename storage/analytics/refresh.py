@@ -15,9 +15,9 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from storage.analytics.periods import (
-    DAY, DAY_PERIOD, HOUR, HOUR_PERIOD, floor_day, floor_hour, hours_between,
+    DAY, DAY_PERIOD, HOUR, HOUR_PERIOD, floor_day, floor_hour, hours_between, naive_utc,
 )
-from storage.analytics.sources import Params
+from storage.analytics.sources import CLICK_WINDOW, CONVERSION_WINDOW, Params
 from storage.analytics.tables import PERIODS_TABLE, REFRESH_RUNS_TABLE, ROLLUPS, Rollup
 from storage.clickhouse import ClickHouse
 
@@ -32,9 +32,6 @@ MAX_NEW_HOURS_PER_RUN = 7 * 24
 # Late rows are looked for from the previous run's start minus this margin,
 # because a row's received_at is set before the batch holding it is inserted.
 RECEIVED_MARGIN = timedelta(minutes=10)
-# Summarized hours this far before a late row can be rebuilt because of it;
-# a row later than that needs a rebuild of its range (admin refresh).
-LATE_LOOKBACK = timedelta(days=8)
 
 TASK_LIMITS = {"max_execution_time": 600, "max_memory_usage": 4_000_000_000, "max_rows_to_read": 2_000_000_000}
 
@@ -105,7 +102,7 @@ def current_generations(client: ClickHouse, hours: int, start: datetime, end: da
             GROUP BY period_start""",
         {"hours": hours, "start": start, "end": end}, tag=tag,
     )
-    return dict(rows)
+    return {naive_utc(start): generation for start, generation in rows}
 
 
 def rollup_day(client: ClickHouse, day: datetime, *, tag: str) -> bool:
@@ -152,16 +149,33 @@ def late_hours(client: ClickHouse, since: datetime, before: datetime, *, tag: st
     """Summarized hours (before `before`) whose figures rows received since `since` can change.
 
     A row changes its own hour, and through its session or query_id the
-    hours of searches and conversions it can be joined with.
+    hours of searches and conversions it can be joined with: those up to
+    48 hours (click window plus conversion window) before it.
     """
-    params = {"since": since, "lo": since - LATE_LOOKBACK, "before": before}
-    fresh = "received_at >= toDateTime(%(since)s) AND timestamp >= toDateTime(%(lo)s)"
+    fresh = "received_at >= toDateTime(%(since)s)"
+    bounds = client.execute(
+        f"""SELECT min(moment), max(moment), count() FROM
+            (
+                SELECT timestamp AS moment FROM search_events WHERE {fresh}
+                UNION ALL
+                SELECT timestamp AS moment FROM events WHERE {fresh}
+            )""",
+        {"since": since}, tag=tag, settings=TASK_LIMITS,
+    )[0]
+    if not bounds[2]:
+        return []
+
+    reach = CLICK_WINDOW + CONVERSION_WINDOW
+    first, last = naive_utc(bounds[0]), naive_utc(bounds[1])
+    params = {"since": since, "first": first, "last": last + timedelta(seconds=1),
+              "lo": first - reach, "hi": min(last + reach, before)}
+    fresh += " AND timestamp >= toDateTime(%(first)s) AND timestamp < toDateTime(%(last)s)"
     sessions = f"""
         SELECT session_id FROM search_events WHERE {fresh} AND session_id != ''
         UNION ALL
         SELECT session_id FROM events WHERE {fresh} AND session_id != ''"""
     query_ids = f"SELECT query_id FROM events WHERE {fresh} AND query_id != ''"
-    window = "timestamp >= toDateTime(%(lo)s) AND timestamp < toDateTime(%(before)s)"
+    window = "timestamp >= toDateTime(%(lo)s) AND timestamp < toDateTime(%(hi)s)"
     rows = client.execute(
         f"""SELECT DISTINCT hour FROM
             (
@@ -175,7 +189,7 @@ def late_hours(client: ClickHouse, since: datetime, before: datetime, *, tag: st
             ORDER BY hour""",
         params, tag=tag, settings=TASK_LIMITS,
     )
-    return [row[0] for row in rows]
+    return [naive_utc(row[0]) for row in rows]
 
 
 def _contiguous(hours: list[datetime]) -> list[tuple[datetime, datetime]]:
@@ -191,7 +205,7 @@ def _contiguous(hours: list[datetime]) -> list[tuple[datetime, datetime]]:
 def _first_unsummarized_hour(client: ClickHouse, *, tag: str) -> datetime | None:
     last = client.execute(f"SELECT max(period_start), count() FROM {PERIODS_TABLE} WHERE period_hours = 1", tag=tag)[0]
     if last[1]:
-        return last[0] + HOUR
+        return naive_utc(last[0]) + HOUR
     earliest = client.execute(
         """SELECT min(first) FROM
            (SELECT min(timestamp) AS first FROM search_events UNION ALL SELECT min(timestamp) AS first FROM events)
@@ -200,12 +214,12 @@ def _first_unsummarized_hour(client: ClickHouse, *, tag: str) -> datetime | None
     )[0][0]
     if earliest is None or earliest.year < 2000:
         return None
-    return floor_hour(earliest)
+    return floor_hour(naive_utc(earliest))
 
 
 def refresh(client: ClickHouse, *, tag: str) -> RefreshReport:
     """Summarize newly closed hours and rebuild summarized hours that late rows changed."""
-    started_at = client.execute("SELECT now()", tag=tag)[0][0]
+    started_at = naive_utc(client.execute("SELECT now()", tag=tag)[0][0])
     report = RefreshReport()
     previous = client.execute(f"SELECT max(started_at), count() FROM {REFRESH_RUNS_TABLE}", tag=tag)[0]
 
@@ -216,7 +230,7 @@ def refresh(client: ClickHouse, *, tag: str) -> RefreshReport:
         report.new_hours = rebuild_hours(client, first_new, end, tag=tag)
 
     if previous[1] and first_new is not None:
-        since = previous[0] - RECEIVED_MARGIN
+        since = naive_utc(previous[0]) - RECEIVED_MARGIN
         report.late_hours = late_hours(client, since, first_new, tag=tag)
         for start, end in _contiguous(report.late_hours):
             rebuild_hours(client, start, end, tag=tag)
