@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 export PATH := $(abspath $(BIN)):$(PATH)
 
-.PHONY: setup setup-dev services stop run test test-fault clean
+.PHONY: setup setup-dev services stop run demo test clean
 
 setup:
 	scripts/setup.sh
@@ -22,6 +22,10 @@ stop:
 # beat in the foreground; Ctrl-C stops them and the services it started.
 run: setup
 	scripts/run.sh
+
+# The same, plus real catalogs and replayed shopper traffic for the dashboard.
+demo: setup
+	scripts/run.sh --demo
 
 # Set up what the tests need and run them against the real services. Tests
 # that stop or kill services (marker "fault") run last (tests/conftest.py).

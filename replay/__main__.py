@@ -67,22 +67,46 @@ def run(base_url, api_key, search_key, datasets, sessions, seed, rate, concurren
 
 
 @cli.command()
-@click.option("--products", "products_path", type=click.Path(exists=True, path_type=Path), required=True,
-              help="JSON Lines file of products with id, price and currency (e.g. from GET /api/v1/products).")
+@click.option("--products", "products_path", type=click.Path(exists=True, path_type=Path),
+              help="JSON Lines file of products with id, price and currency; without it, products are read "
+                   "from the API at --base-url.")
+@click.option("--base-url", default="http://127.0.0.1:8000", show_default=True)
+@click.option("--max-products", default=2000, show_default=True, help="Products read from the API.")
 @click.option("--out", type=click.Path(path_type=Path), required=True, help="File of events to write (JSON Lines).")
 @click.option("--days", default=14, show_default=True, help="Spread the events over this many past days.")
 @click.option("--sessions", default=1000, show_default=True, help="Sessions to generate.")
 @click.option("--seed", default=42, show_default=True)
-def backfill(products_path, out, days, sessions, seed) -> None:
+def backfill(products_path, base_url, max_products, out, days, sessions, seed) -> None:
     """Write a file of timestamped past events, for `send`."""
-    products = [json.loads(line) for line in products_path.read_text(encoding="utf-8").splitlines() if line.strip()]
+    if products_path:
+        lines = products_path.read_text(encoding="utf-8").splitlines()
+        products = [json.loads(line) for line in lines if line.strip()]
+    else:
+        products = _products_from_api(base_url, max_products)
     if not products:
-        raise click.ClickException(f"{products_path} has no products")
+        raise click.ClickException("no products to build events for: import a catalog first")
     events = backfill_events(products, days=days, sessions=sessions, seed=seed)
     with out.open("w", encoding="utf-8") as handle:
         for event in events:
             handle.write(json.dumps(event) + "\n")
     click.echo(f"wrote {len(events)} events over {days} days to {out}")
+
+
+def _products_from_api(base_url: str, limit: int) -> list[dict]:
+    http = requests.Session()
+    products: list[dict] = []
+    page = 1
+    while len(products) < limit:
+        response = http.get(f"{base_url.rstrip('/')}/api/v1/products", params={"page": page, "page_size": 100},
+                            timeout=30)
+        if response.status_code != 200:
+            raise click.ClickException(f"GET /api/v1/products failed with {response.status_code}: {response.text[:300]}")
+        batch = response.json()
+        if not batch:
+            break
+        products.extend({"id": p["id"], "price": p.get("price"), "currency": p.get("currency")} for p in batch)
+        page += 1
+    return products[:limit]
 
 
 @cli.command()

@@ -116,7 +116,7 @@ class Replayer:
             events.extend(self._interact(rng, result, common))
 
         if rng.random() < self.rates.view_without_search and events:
-            events.append({**common, "event_type": "view", "product_id": events[0]["product_id"]})
+            events.append({**common, "type": "view", "product_id": events[0]["product_id"]})
 
         self._send_events(http, events)
         with self._lock:
@@ -141,21 +141,23 @@ class Replayer:
 
     def _interact(self, rng: random.Random, result: dict, common: dict) -> list[dict[str, Any]]:
         events = []
-        for position, hit in enumerate(result["hits"], start=1):
+        for hit in result["hits"]:
+            # The rank over all pages, which is what a click reports.
+            position = hit["position"]
             chance = self.rates.click / position ** self.rates.click_decay
             if rng.random() >= chance:
                 continue
             product_id = hit["id"]
-            events.append({**common, "event_type": "click", "product_id": product_id,
+            events.append({**common, "type": "click", "product_id": product_id,
                            "query_id": result["query_id"], "position": position})
-            events.append({**common, "event_type": "view", "product_id": product_id})
-            if rng.random() >= self.rates.add_to_cart or hit.get("price") is None:
+            events.append({**common, "type": "view", "product_id": product_id})
+            if rng.random() >= self.rates.add_to_cart or hit.get("price_exact") is None:
                 continue
             quantity = rng.choice((1, 1, 1, 2, 3))
-            events.append({**common, "event_type": "add_to_cart", "product_id": product_id, "quantity": quantity})
+            events.append({**common, "type": "add_to_cart", "product_id": product_id, "quantity": quantity})
             if rng.random() < self.rates.purchase:
-                events.append({**common, "event_type": "purchase", "product_id": product_id, "quantity": quantity,
-                               "price": str(hit["price"]), "currency": hit.get("currency") or "USD",
+                events.append({**common, "type": "purchase", "product_id": product_id, "quantity": quantity,
+                               "price": hit["price_exact"], "currency": hit.get("currency") or "USD",
                                "order_id": f"order-{rng.getrandbits(48):012x}"})
         return events
 
@@ -177,8 +179,8 @@ class Replayer:
                 self.report.event_errors += len(events)
                 return
             for event in events:
-                self.report.events_accepted[event["event_type"]] += 1
-                if event["event_type"] == "purchase":
+                self.report.events_accepted[event["type"]] += 1
+                if event["type"] == "purchase":
                     amount = Decimal(event["price"]) * event["quantity"]
                     self.report.revenue[event["currency"]] = self.report.revenue.get(event["currency"], Decimal(0)) + amount
 
@@ -201,14 +203,14 @@ def backfill_events(products: list[dict[str, Any]], *, days: int, sessions: int,
             product = rng.choice(products)
             at = (start + timedelta(seconds=20 * step)).isoformat()
             base = {"session_id": session_id, "product_id": product["id"], "timestamp": at}
-            events.append({**base, "event_type": "view"})
+            events.append({**base, "type": "view"})
             if rng.random() < 0.3:
-                events.append({**base, "event_type": "click", "query_id": f"backfill-{seed}-{number}-{step}",
+                events.append({**base, "type": "click", "query_id": f"backfill-{seed}-{number}-{step}",
                                "position": rng.randint(1, 10)})
             if rng.random() < 0.1 and product.get("price") is not None:
-                events.append({**base, "event_type": "add_to_cart", "quantity": 1})
+                events.append({**base, "type": "add_to_cart", "quantity": 1})
                 if rng.random() < 0.4:
-                    events.append({**base, "event_type": "purchase", "quantity": 1, "price": str(product["price"]),
+                    events.append({**base, "type": "purchase", "quantity": 1, "price": str(product["price"]),
                                    "currency": product.get("currency") or "USD",
                                    "order_id": f"backfill-{seed}-{number}-{step}"})
     return events

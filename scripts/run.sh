@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Run the whole stack in the foreground: the local services, then the API
-# under gunicorn, a Celery worker and beat (Procfile, run by honcho). Ctrl-C
+# under gunicorn, a Celery worker and beat (Procfile, run by honcho). With
+# --demo, also the demo process: real catalogs and replayed traffic. Ctrl-C
 # stops the API, worker and beat, then the services this run started; services
 # that were already running (for example for tests) are left running.
 set -euo pipefail
@@ -29,6 +30,11 @@ stop_started() {
 }
 trap stop_started EXIT
 
+processes=(web worker beat)
+if [[ ${1:-} == --demo ]]; then
+  processes+=(demo)
+fi
+
 flask --app wsgi storage init
 # honcho stops every process when one exits or on Ctrl-C.
-honcho start -f Procfile "$@"
+honcho start -f Procfile "${processes[@]}"
