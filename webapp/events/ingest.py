@@ -14,6 +14,7 @@ from marshmallow import ValidationError
 
 import tasks.events  # noqa: F401  (registers the flush scheduler that push() calls)
 from storage import event_buffer
+from webapp.events import fast_validation
 from webapp.events.schemas import MAX_EVENTS_PER_REQUEST, AcceptedSchema, EventBatchSchema, EventSchema
 
 logger = logging.getLogger(__name__)
@@ -41,9 +42,9 @@ class Events(MethodView):
     def post(self):
         """Accept one event or {"events": [...]} (up to 1,000) for batched insertion into ClickHouse."""
         body = request.get_json(force=True)
-        loaded = _load_events(body)
-
         received_at = datetime.now(timezone.utc).replace(microsecond=0)
+        loaded = _load_events(body, received_at)
+
         rows = [_row(event, received_at) for event in loaded]
         try:
             event_buffer.push("interaction", rows)
@@ -54,12 +55,22 @@ class Events(MethodView):
         return {"accepted": len(rows), "event_ids": [row["event_id"] for row in rows]}, 202
 
 
-def _load_events(body: Any) -> list[dict]:
+def _load_events(body: Any, now: datetime) -> list[dict]:
     """Validate the body as one event or a batch; abort with 413 or 422 otherwise."""
     is_batch = isinstance(body, dict) and "events" in body
     if is_batch and isinstance(body["events"], list) and len(body["events"]) > MAX_EVENTS_PER_REQUEST:
         abort(413, message=f"{len(body['events'])} events in one request; send at most "
                            f"{MAX_EVENTS_PER_REQUEST} per request")
+
+    if not is_batch:
+        loaded = fast_validation.load_events([body], now)
+    elif len(body) == 1 and body["events"]:
+        loaded = fast_validation.load_events(body["events"], now)
+    else:
+        loaded = None
+    if loaded is not None:
+        return loaded
+
     try:
         if is_batch:
             return _batch_schema.load(body)["events"]
