@@ -11,7 +11,7 @@ from kombu.exceptions import OperationalError
 from storage.errors import StorageUnavailable
 from tasks.aggregation import rebuild_range
 from webapp.analytics.common import iso_utc
-from webapp.analytics.schemas import RefreshBodySchema, TaskStartedSchema
+from webapp.analytics.schemas import RefreshBodySchema, RefreshStartedSchema
 
 logger = logging.getLogger(__name__)
 
@@ -22,7 +22,7 @@ blp = Blueprint("analytics_admin", __name__, url_prefix="/api/v1/admin/aggregati
 @blp.route("/refresh")
 class Refresh(MethodView):
     @blp.arguments(RefreshBodySchema)
-    @blp.response(202, TaskStartedSchema)
+    @blp.response(202, RefreshStartedSchema)
     @blp.alt_response(503, description="Redis is unavailable")
     def post(self, data):
         """Rebuild the summaries of every hour touching [from, to) from the raw events, in a task.

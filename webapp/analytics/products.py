@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from flask.views import MethodView
 from flask_smorest import Blueprint, abort
+from marshmallow import RAISE
 
 from storage.analytics import queries
 from webapp.analytics.common import page, reader, with_range
@@ -21,7 +22,7 @@ blp = Blueprint("analytics_products", __name__, url_prefix="/api/v1/analytics",
 
 @blp.route("/products/top")
 class TopProducts(MethodView):
-    @blp.arguments(ProductTopQuerySchema, location="query")
+    @blp.arguments(ProductTopQuerySchema, location="query", unknown=RAISE)
     @blp.response(200, description="Products ranked by the metric; by revenue one row per product and currency")
     def get(self, args):
         """Rank products by views, clicks, add_to_cart, purchases or revenue."""
@@ -38,7 +39,7 @@ def _require_product(product_id: str, endpoint: str) -> None:
 
 @blp.route("/products/<string:product_id>")
 class ProductFunnel(MethodView):
-    @blp.arguments(RangeQuerySchema, location="query")
+    @blp.arguments(RangeQuerySchema, location="query", unknown=RAISE)
     @blp.response(200, description="The product's funnel with revenue per currency")
     @blp.alt_response(404, description="Unknown product")
     def get(self, args, product_id):
@@ -51,7 +52,7 @@ class ProductFunnel(MethodView):
 
 @blp.route("/products/<string:product_id>/timeseries")
 class ProductTimeseries(MethodView):
-    @blp.arguments(SeriesQuerySchema, location="query")
+    @blp.arguments(SeriesQuerySchema, location="query", unknown=RAISE)
     @blp.response(200, description="The product's funnel per bucket in the requested zone")
     @blp.alt_response(404, description="Unknown product")
     @blp.alt_response(422, description="Invalid parameter, or a range giving more than 2000 buckets")
@@ -68,7 +69,7 @@ class ProductTimeseries(MethodView):
 
 @blp.route("/categories")
 class Categories(MethodView):
-    @blp.arguments(ListQuerySchema, location="query")
+    @blp.arguments(ListQuerySchema, location="query", unknown=RAISE)
     @blp.response(200, description="Per-category funnels, each including its subcategories")
     def get(self, args):
         """Report the funnel of each category, most viewed first.

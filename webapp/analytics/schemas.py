@@ -107,7 +107,7 @@ class RefreshBodySchema(Schema):
         return {"start": start, "end": end}
 
 
-class TaskStartedSchema(Schema):
+class RefreshStartedSchema(Schema):
     task_id = fields.String(metadata={"description": "Follow it at GET /api/v1/tasks/{task_id}."})
     from_ = fields.String(data_key="from")
     to = fields.String()

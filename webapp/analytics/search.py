@@ -19,6 +19,7 @@ from datetime import date, datetime
 from flask import Response, stream_with_context
 from flask.views import MethodView
 from flask_smorest import Blueprint
+from marshmallow import RAISE
 
 from storage import clients
 from storage.analytics import queries
@@ -34,7 +35,7 @@ blp = Blueprint("analytics_search", __name__, url_prefix="/api/v1/analytics/sear
 
 @blp.route("/summary")
 class Summary(MethodView):
-    @blp.arguments(RangeQuerySchema, location="query")
+    @blp.arguments(RangeQuerySchema, location="query", unknown=RAISE)
     @blp.response(200, description="Searches, unique queries, rates, click position, latency and attributed sales")
     def get(self, args):
         """Summarize the searches of a range.
@@ -56,7 +57,7 @@ class Summary(MethodView):
 
 @blp.route("/popular")
 class Popular(MethodView):
-    @blp.arguments(ListQuerySchema, location="query")
+    @blp.arguments(ListQuerySchema, location="query", unknown=RAISE)
     @blp.response(200, description="Normalized queries by searches, with zero-result share and click-through rate")
     def get(self, args):
         """List the most searched normalized queries."""
@@ -67,7 +68,7 @@ class Popular(MethodView):
 
 @blp.route("/zero-results")
 class ZeroResults(MethodView):
-    @blp.arguments(ListQuerySchema, location="query")
+    @blp.arguments(ListQuerySchema, location="query", unknown=RAISE)
     @blp.response(200, description="Queries with searches that found nothing, most such searches first")
     def get(self, args):
         """List the queries whose searches returned no result."""
@@ -78,7 +79,7 @@ class ZeroResults(MethodView):
 
 @blp.route("/no-clicks")
 class NoClicks(MethodView):
-    @blp.arguments(ListQuerySchema, location="query")
+    @blp.arguments(ListQuerySchema, location="query", unknown=RAISE)
     @blp.response(200, description="Queries whose searches had results but got no click")
     def get(self, args):
         """List the queries with results that shoppers did not click, most such searches first."""
@@ -89,7 +90,7 @@ class NoClicks(MethodView):
 
 @blp.route("/click-positions")
 class ClickPositions(MethodView):
-    @blp.arguments(ListQuerySchema, location="query")
+    @blp.arguments(ListQuerySchema, location="query", unknown=RAISE)
     @blp.response(200, description="Clicks on the range's searches per reported result position")
     def get(self, args):
         """Count clicks at each result position."""
@@ -100,7 +101,7 @@ class ClickPositions(MethodView):
 
 @blp.route("/filters")
 class Filters(MethodView):
-    @blp.arguments(FilterQuerySchema, location="query")
+    @blp.arguments(FilterQuerySchema, location="query", unknown=RAISE)
     @blp.response(200, description="Filter names and values used in searches, with their zero-result counts")
     def get(self, args):
         """List the filters and values used, or with zero_results=true those that led to no result."""
@@ -112,7 +113,7 @@ class Filters(MethodView):
 
 @blp.route("/timeseries")
 class Timeseries(MethodView):
-    @blp.arguments(SeriesQuerySchema, location="query")
+    @blp.arguments(SeriesQuerySchema, location="query", unknown=RAISE)
     @blp.response(200, description="Searches per bucket in the requested zone, empty buckets as zero")
     @blp.alt_response(422, description="Invalid parameter, or a range giving more than 2000 buckets")
     def get(self, args):
@@ -154,7 +155,7 @@ def _csv(rows):
 
 @blp.route("/log")
 class SearchLog(MethodView):
-    @blp.arguments(SearchLogQuerySchema, location="query")
+    @blp.arguments(SearchLogQuerySchema, location="query", unknown=RAISE)
     @blp.response(200, description="A stream of searches: JSON Lines or CSV, oldest first")
     @blp.alt_response(503, description="ClickHouse is unavailable")
     def get(self, args):
