@@ -41,7 +41,7 @@ def buffered_rows() -> list[dict]:
 
 
 @pytest.mark.parametrize("event_type", sorted(VALID))
-def test_each_type_accepted(client, configured, ingest_headers, event_type):
+def test_each_type_accepted(client, scheduled, configured, ingest_headers, event_type):
     response = client.post("/api/v1/events", json=VALID[event_type], headers=ingest_headers)
 
     assert response.status_code == 202, response.json
@@ -52,7 +52,7 @@ def test_each_type_accepted(client, configured, ingest_headers, event_type):
     assert rows[0]["event_id"] == response.json["event_ids"][0]
 
 
-def test_batch_accepted_keeps_client_ids(client, configured, ingest_headers):
+def test_batch_accepted_keeps_client_ids(client, scheduled, configured, ingest_headers):
     events = [view("a-1"), view(), VALID["purchase"] | {"event_id": "a-3"}]
 
     response = client.post("/api/v1/events", json={"events": events}, headers=ingest_headers)
@@ -66,9 +66,10 @@ def test_batch_accepted_keeps_client_ids(client, configured, ingest_headers):
     assert [row["event_id"] for row in rows] == ids
     assert str(rows[2]["price"]) == "19.99"
     assert rows[2]["currency"] == "EUR"
+    assert scheduled == [("interaction", configured.event_batch_max_age, False)]
 
 
-def test_timestamp_defaults_to_receive_time(client, configured, ingest_headers):
+def test_timestamp_defaults_to_receive_time(client, scheduled, configured, ingest_headers):
     event = view()
     del event["timestamp"]
 
@@ -112,7 +113,7 @@ INVALID = [
 
 
 @pytest.mark.parametrize("case, change, field", INVALID, ids=[case[0] for case in INVALID])
-def test_invalid_event_rejected(client, configured, ingest_headers, case, change, field):
+def test_invalid_event_rejected(client, scheduled, configured, ingest_headers, case, change, field):
     event = view() | change
     event = {name: value for name, value in event.items() if value is not None}
 
@@ -123,7 +124,7 @@ def test_invalid_event_rejected(client, configured, ingest_headers, case, change
     assert buffered_rows() == []
 
 
-def test_invalid_item_rejects_whole_batch(client, configured, ingest_headers):
+def test_invalid_item_rejects_whole_batch(client, scheduled, configured, ingest_headers):
     events = [view("b-0"), view("b-1", position=2), view("b-2"), view("b-3", type="click")]
 
     response = client.post("/api/v1/events", json={"events": events}, headers=ingest_headers)
@@ -136,7 +137,7 @@ def test_invalid_item_rejects_whole_batch(client, configured, ingest_headers):
     assert buffered_rows() == []
 
 
-def test_over_thousand_events_413(client, configured, ingest_headers):
+def test_over_thousand_events_413(client, scheduled, configured, ingest_headers):
     response = client.post("/api/v1/events", json={"events": [view() for _ in range(1001)]},
                            headers=ingest_headers)
 
@@ -145,7 +146,7 @@ def test_over_thousand_events_413(client, configured, ingest_headers):
     assert buffered_rows() == []
 
 
-def test_thousand_events_accepted(client, configured, ingest_headers):
+def test_thousand_events_accepted(client, scheduled, configured, ingest_headers):
     response = client.post("/api/v1/events", json={"events": [view() for _ in range(1000)]},
                            headers=ingest_headers)
 
@@ -155,7 +156,7 @@ def test_thousand_events_accepted(client, configured, ingest_headers):
 
 
 @pytest.mark.parametrize("body", [b"{not json", b"[1, 2]", b'"view"', b'{"events": "all"}', b'{"events": []}'])
-def test_malformed_body_rejected(client, configured, ingest_headers, body):
+def test_malformed_body_rejected(client, scheduled, configured, ingest_headers, body):
     response = client.post("/api/v1/events", data=body, content_type="application/json", headers=ingest_headers)
 
     assert response.status_code in (400, 422)
@@ -169,7 +170,7 @@ def test_missing_key_401(anonymous_client, configured):
     assert response.status_code == 401
 
 
-def test_backlog_full_503(client, configured, ingest_headers):
+def test_backlog_full_503(client, scheduled, configured, ingest_headers):
     clients.configure(configured.model_copy(update={"event_backlog_limit": 1000}))
     assert client.post("/api/v1/events", json={"events": [view() for _ in range(1000)]},
                        headers=ingest_headers).status_code == 202
@@ -181,7 +182,7 @@ def test_backlog_full_503(client, configured, ingest_headers):
     assert event_buffer.buffered("interaction") == 1000
 
 
-def test_redis_down_503(client, configured, ingest_headers, app):
+def test_redis_down_503(client, scheduled, configured, ingest_headers, app):
     clients.configure(configured.model_copy(update={"redis_url": "redis://127.0.0.1:6393/0"}))
 
     response = client.post("/api/v1/events", json=view(), headers=ingest_headers)
@@ -190,7 +191,7 @@ def test_redis_down_503(client, configured, ingest_headers, app):
     assert response.headers["Retry-After"]
 
 
-def test_dead_letters_endpoint(client, configured, ingest_headers):
+def test_dead_letters_endpoint(client, scheduled, configured, ingest_headers):
     poison = {"event_id": "dl-1", "event_type": "refund", "timestamp": datetime.now(timezone.utc)}
     event_buffer.push("interaction", [poison])
     drain("interaction", "test-owner")
@@ -205,7 +206,7 @@ def test_dead_letters_endpoint(client, configured, ingest_headers):
     assert cleared.json == {"deleted": 1}
 
 
-def test_backlog_endpoint(client, configured, ingest_headers):
+def test_backlog_endpoint(client, scheduled, configured, ingest_headers):
     client.post("/api/v1/events", json={"events": [view() for _ in range(7)]}, headers=ingest_headers)
 
     response = client.get("/api/v1/admin/events/backlog", headers=ingest_headers)
@@ -215,7 +216,7 @@ def test_backlog_endpoint(client, configured, ingest_headers):
     assert response.json["limit"] == configured.event_backlog_limit
 
 
-def test_purge_requires_one_id(client, configured, ingest_headers):
+def test_purge_requires_one_id(client, scheduled, configured, ingest_headers):
     both = client.post("/api/v1/admin/events/purge", json={"session_id": "s", "user_id": "u"},
                        headers=ingest_headers)
     neither = client.post("/api/v1/admin/events/purge", json={}, headers=ingest_headers)
