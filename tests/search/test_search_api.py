@@ -238,3 +238,11 @@ def test_too_long_session_header_is_422(search_client):
     response = search_client.get("/api/v1/search?q=torch", headers={"X-Session-Id": "s" * 129})
     assert response.status_code == 422
     assert "X-Session-Id" in response.get_json()["errors"]["headers"]
+
+
+def test_body_matches_documented_schema(search_client):
+    from webapp.search.schemas import SearchResponseSchema
+
+    body = _search(search_client, q="shoes", brand="Nike", max_price=100)
+    assert body["hits"]
+    assert SearchResponseSchema().dump(body) == body

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from storage import clients, search, search_index
-from tests.search.conftest import PrivateService, product_documents
+from tests.search.conftest import ClosingClient, PrivateService, product_documents
 
 
 @pytest.fixture()
@@ -29,6 +29,7 @@ def _app(settings):
 
     app = create_app(settings)
     app.config["TESTING"] = True
+    app.test_client_class = ClosingClient
     return app.test_client()
 
 

@@ -102,13 +102,22 @@ def build_search_event(
 
 
 def record_search_event(row: dict[str, Any]) -> bool:
-    """Hand the event to the buffer; return False when it was lost because Redis is unavailable."""
+    """Hand the event to the buffer; return False when it was lost.
+
+    Never raises: it runs after the response was sent, where an exception
+    would only reach the server's log without the event's ids.
+    """
     try:
         event_buffer.push("search", [row])
     except StorageUnavailable as exc:
         lost_events.add()
         logger.warning("search_event_lost query_id=%s event_id=%s error=%s lost_in_process=%d",
                        row["query_id"], row["event_id"], exc, lost_events.total)
+        return False
+    except Exception:
+        lost_events.add()
+        logger.exception("search_event_failed query_id=%s event_id=%s lost_in_process=%d",
+                         row["query_id"], row["event_id"], lost_events.total)
         return False
 
     _record_earlier_losses()
