@@ -5,7 +5,8 @@ worker class, without the access log) and a Celery worker on the events queue,
 then sends events built from real shop data (OTTO sessions: views and carts;
 UCI Online Retail: purchases with their prices) for a fixed time:
   - batched: requests of 1,000 events from several client threads,
-  - single: one event per request.
+  - single: one event per request,
+  - both again from one client, for the latency of a request without queueing.
 The end-to-end rate is the events accepted with 202 divided by the time from
 the first request to the moment the last of them is counted in ClickHouse.
 The baseline inserts the very same rows with clickhouse-driver from one
@@ -291,6 +292,9 @@ def main() -> None:
                    for _ in range(args.rounds)]
         single = [run_pipeline_round(factory, client, 1, args.single_clients, args.seconds, 3_000)
                   for _ in range(args.rounds)]
+        # One client at a time: the latency of a request on an otherwise idle service.
+        light_batched = [run_pipeline_round(factory, client, BATCH_EVENTS, 1, args.seconds / 3, 40_000)]
+        light_single = [run_pipeline_round(factory, client, 1, 1, args.seconds / 3, 3_000)]
     finally:
         stop_processes(processes)
         client.disconnect()
@@ -305,6 +309,8 @@ def main() -> None:
         "direct_insert_rows_per_s_median": round(direct_median),
         "batched": summarize(f"{BATCH_EVENTS} events a request, {args.clients} clients", batched),
         "single": summarize(f"1 event a request, {args.single_clients} clients", single),
+        "one_client_batched": summarize(f"{BATCH_EVENTS} events a request, 1 client", light_batched),
+        "one_client_single": summarize("1 event a request, 1 client", light_single),
     }
     for name in ("batched", "single"):
         report[name]["ratio_to_direct"] = round(report[name]["end_to_end_events_per_s_median"] / direct_median, 3)

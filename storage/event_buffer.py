@@ -2,26 +2,25 @@
 
 The API appends encoded rows to one Redis list per kind of event ("search" for
 the table search_events, "interaction" for the table events). A flush task
-moves up to a batch of rows from that list into a "claimed" list of its own in
-one atomic step, inserts them, then deletes the claimed list. A task killed in
-between leaves the claimed list behind; the same task, delivered again, or any
-flush after STALE_CLAIM_SECONDS, inserts it again (storage.events skips the
-event_ids already stored).
+moves up to a batch of rows from that list into a claimed entry of its own in
+one atomic step, inserts them, then deletes the claimed entry. A task killed in
+between leaves the claimed entry behind. The same task delivered again inserts
+it again, and so does any flush once the claim is STALE_CLAIM_SECONDS old;
+storage.events skips the event_ids already stored.
 
 Keys, all under the prefix "events:":
   buffer:<kind>          list of rows waiting for a flush (JSON arrays in COLUMNS order)
   claimed:<kind>:<owner>:<n> rows one flush task is inserting, joined by newlines
-  claims                 sorted set of claimed list names, scored by claim time
-  claimed_rows           number of rows in all claimed lists (part of the backlog)
+  claims                 sorted set of claimed entry names, scored by claim time
+  claimed_rows           number of rows in all claimed entries (part of the backlog)
   age_flush:<kind>       set while a flush closing the batch by age is scheduled
   size_flush:<kind>      set while a flush of full batches is scheduled
   lock:<kind>            the flush task that may insert rows of this kind now
   dead:<kind>            rows that ClickHouse rejected, with the reason
 
-Memory bound: the backlog (rows in buffer lists and claimed lists) is capped at
-settings.event_backlog_limit; above it push() raises BacklogFull and the API
-answers 503 with Retry-After, so Redis holds at most about limit x row size
-(about 300 bytes a row: 2,000,000 rows are about 600 MB).
+Memory bound: the backlog (rows in buffer lists and claimed entries) is capped
+at settings.event_backlog_limit. Above it push() raises BacklogFull and the API
+returns 503 with Retry-After, so Redis keeps at most about limit x row size.
 """
 
 from __future__ import annotations
@@ -70,8 +69,8 @@ KEY_PREFIX = "events:"
 CLAIMS_KEY = KEY_PREFIX + "claims"
 CLAIMED_ROWS_KEY = KEY_PREFIX + "claimed_rows"
 
-# A claim older than this is taken over by any flush. It exceeds the flush
-# task's hard time limit, so a running task never loses its batch to another.
+# A claim older than this is taken over by any flush. It exceeds the hard time
+# limit of events.flush (300 s), so a running task does not lose its batch.
 STALE_CLAIM_SECONDS = 600
 # A scheduled-flush marker expires after this long, so a flush task lost with
 # its worker delays the next schedule by at most this much.
@@ -246,9 +245,10 @@ def push(kind: str, rows: Sequence[dict[str, Any]]) -> None:
     and received_at (received_at defaults to now), Decimal for price, lists for
     filter_names and filter_values. Raises ValueError for a row with unknown or
     missing columns, BacklogFull when the backlog cap is reached, and
-    StorageUnavailable("redis", ...) when Redis cannot be reached. A flush is
-    enqueued with a countdown of settings.event_batch_max_age by the first push
-    after the previous one started, and at once when the buffer holds a full batch.
+    StorageUnavailable("redis", ...) when Redis cannot be reached. The first
+    push after a flush emptied the buffer enqueues the next flush with a
+    countdown of settings.event_batch_max_age. A push that fills a whole batch
+    enqueues a flush of full batches at once.
     """
     _check_kind(kind)
     if not rows:

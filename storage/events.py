@@ -1,9 +1,9 @@
 """Writing buffered events into ClickHouse: one INSERT per batch, each event_id once.
 
-A batch may be inserted a second time (its flush task was killed after the
-INSERT but before the claim was released, or a client sent an event again),
-so before inserting, the batch's event_ids already stored are looked up and
-left out. A row that ClickHouse rejects for its content is found by bisecting
+A batch may be inserted a second time, because its flush task was killed
+after the INSERT but before the claim was released, or because a client sent
+an event again. So before inserting, the batch's event_ids already stored are
+looked up and left out. A row that ClickHouse rejects for its content is found by bisecting
 the batch and goes to the dead-letter list, so the rest of the batch is stored.
 """
 
@@ -30,7 +30,7 @@ logger = logging.getLogger(__name__)
 # out of range for their type, decimal overflow.
 _CONTENT_ERROR_CODES = {6, 27, 36, 38, 41, 53, 69, 70, 72, 117, 131, 321, 407}
 # clickhouse-driver checks values while it encodes a block, before anything is
-# sent; these are the errors it raises for a value its column type cannot hold.
+# sent. These are the errors it raises for a value its column type cannot store.
 _CLIENT_CONTENT_ERRORS = (
     ch_errors.TypeMismatchError, ch_errors.LogicalError, TypeError, ValueError,
     AttributeError, KeyError, OverflowError, InvalidOperation, struct.error,
@@ -198,7 +198,7 @@ def _insert(client: ClickHouse, kind: str, rows: list[list], tag: str) -> None:
         raise
     except StorageUnavailable as exc:
         # The client wrapper reports the driver's encoding errors as an outage,
-        # but they are about the values, so they are told apart by their cause.
+        # but they concern the values, so their cause decides.
         if isinstance(exc.__cause__, _CLIENT_CONTENT_ERRORS):
             raise RowsRejected(f"{type(exc.__cause__).__name__}: {exc.__cause__}") from exc
         raise

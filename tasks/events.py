@@ -1,8 +1,8 @@
 """Tasks of the `events` queue: flush buffered events into ClickHouse, recover, purge.
 
-storage.event_buffer.push() enqueues events.flush: once per batch age with a
-countdown of settings.event_batch_max_age (a flush that drains the buffer), and
-at once whenever the buffer holds a full batch (a flush of full batches only).
+storage.event_buffer.push() enqueues events.flush in two ways. A flush by age,
+with a countdown of settings.event_batch_max_age, drains the buffer. A flush
+by size, enqueued at once when a full batch waits, inserts full batches only.
 Only the holder of a kind's lock inserts, so the stored-id lookup and the
 INSERT of one batch never race with another batch of the same kind.
 """
@@ -100,7 +100,10 @@ def drain(kind: str, owner: str, *, full_batches_only: bool = False,
         batch_size = clients.settings().event_batch_size
         deadline = time.monotonic() + FLUSH_BUDGET_SECONDS
         while time.monotonic() < deadline:
-            event_buffer.acquire_lock(kind, owner)
+            if not event_buffer.acquire_lock(kind, owner):
+                # The lock expired during a slow batch and another flush took it.
+                totals["state"] = "locked"
+                return totals
             claim = event_buffer.claim(kind, owner, batch_size, min_rows=batch_size if full_batches_only else 0)
             if claim is not None:
                 _insert_claim(claim, totals)
@@ -145,9 +148,9 @@ def purge(self, session_id: str | None = None, user_id: str | None = None) -> di
     owner = self.request.id or uuid.uuid4().hex
     try:
         for kind in event_buffer.KINDS:
-            outcome = drain(kind, owner)
-            if outcome["state"] != "done":
-                raise StorageUnavailable("redis", f"{kind} events still being flushed")
+            if drain(kind, owner)["state"] != "done":
+                # Another flush is storing this kind; purge once it is done.
+                raise self.retry(countdown=clients.settings().event_batch_max_age)
         tables = events.purge(session_id=session_id, user_id=user_id, tag="events.purge")
     except (StorageUnavailable, QueryRejected) as exc:
         countdown = backoff_seconds(self.request.retries)
