@@ -45,3 +45,10 @@ def api(app, admin_token, analytics_settings, storage_ready, ch):
     test_client.environ_base["HTTP_X_API_KEY"] = admin_token
     yield test_client
     clients.configure(storage_ready)
+
+
+@pytest.fixture()
+def configured_redis(storage_ready):
+    """The session settings in this process, for code that uses storage.clients."""
+    clients.configure(storage_ready)
+    yield storage_ready
