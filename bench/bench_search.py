@@ -1,11 +1,12 @@
 """Benchmark GET /api/v1/search under gunicorn against the same searches sent straight to Elasticsearch.
 
 Loads the Best Buy catalog (3,287 products with descriptions) into an index
-alias of its own, starts gunicorn on a free loopback port and a private Redis
-for the search events, then sends real shopper queries (queries.csv, drawn at
+alias of its own. Starts gunicorn on a free loopback port and a private Redis
+for the search events. Then sends real shopper queries (queries.csv, drawn at
 random weighted by their popularity) at several concurrency levels: once to
 the API, once as the very same search body to Elasticsearch with the Python
-client. Reports p50, p99 and throughput for both and the ratio of medians.
+client. Reports p50, p99 and throughput for both and the ratio of medians,
+then the same for suggest calls, one at a time.
 
     .venv/bin/python bench/bench_search.py [--requests 400] [--levels 1,4,8]
 
@@ -40,7 +41,7 @@ sys.path.insert(0, str(ROOT))
 
 from config import load_settings  # noqa: E402
 from storage import clients, migrations, search, search_index  # noqa: E402
-from storage.search import SearchRequest, build_search_body  # noqa: E402
+from storage.search import SearchRequest, build_search_body, build_suggest_body  # noqa: E402
 
 DATASETS = ROOT.parent / "shared" / "datasets"
 PRODUCTS = DATASETS / "bestbuy-products-typesense" / "products.jsonl"
@@ -105,7 +106,7 @@ def start_gunicorn(env: dict[str, str], port: int, log_path: Path) -> subprocess
         except requests.ConnectionError:
             pass
         time.sleep(0.3)
-    raise RuntimeError(f"gunicorn did not answer within 60s; see {log_path}")
+    raise RuntimeError(f"gunicorn did not respond to /health within 60s; see {log_path}")
 
 
 def run_level(send, queries: list[str], concurrency: int) -> dict[str, float]:
@@ -141,7 +142,25 @@ def api_sender(port: int):
             session = local.session = requests.Session()
         response = session.get(f"http://127.0.0.1:{port}/api/v1/search", params={"q": text}, timeout=30)
         if response.status_code != 200:
-            raise RuntimeError(f"API answered {response.status_code} for {text!r}: {response.text[:200]}")
+            raise RuntimeError(f"search returned status {response.status_code} for {text!r}: {response.text[:200]}")
+
+    return send
+
+
+def api_suggest_sender(port: int):
+    session = requests.Session()
+
+    def send(prefix: str) -> None:
+        response = session.get(f"http://127.0.0.1:{port}/api/v1/search/suggest", params={"q": prefix}, timeout=30)
+        if response.status_code != 200:
+            raise RuntimeError(f"suggest returned status {response.status_code} for {prefix!r}: {response.text[:200]}")
+
+    return send
+
+
+def direct_suggest_sender(es: Elasticsearch, alias: str):
+    def send(prefix: str) -> None:
+        es.search(index=alias, body=build_suggest_body(prefix, 5))
 
     return send
 
@@ -195,9 +214,14 @@ def main() -> None:
             api_result = run_level(api, measured, level)
             results.append({"concurrency": level, "direct": direct_result, "api": api_result,
                             "median_ratio": api_result["p50_ms"] / direct_result["p50_ms"]})
+        # Keystrokes: the first 2 to 5 characters of each query, one at a time.
+        prefixes = [text[:length] for text in measured[:100] for length in range(2, 6) if len(text) >= length]
+        suggest = {"direct": run_level(direct_suggest_sender(es, settings.elastic_index), prefixes, 1),
+                   "api": run_level(api_suggest_sender(port), prefixes, 1)}
         report(results, indexed, len(measured), len(set(measured)))
+        report_suggest(suggest, len(prefixes))
         if args.json:
-            args.json.write_text(json.dumps(results, indent=2))
+            args.json.write_text(json.dumps({"search": results, "suggest": suggest}, indent=2))
     finally:
         if gunicorn is not None:
             os.killpg(gunicorn.pid, signal.SIGTERM)
@@ -223,6 +247,15 @@ def report(results: list[dict], indexed: int, requests_per_level: int, distinct:
             f"| {api['p50_ms']:.1f} | {api['p99_ms']:.1f} | {api['per_second']:.0f} | {row['median_ratio']:.2f} |"
         )
     sys.stdout.write("\n".join(lines) + "\n")
+
+
+def report_suggest(suggest: dict, count: int) -> None:
+    direct, api = suggest["direct"], suggest["api"]
+    sys.stdout.write(
+        f"suggest, {count} prefixes one at a time: direct p50 {direct['p50_ms']:.1f} ms, p99 {direct['p99_ms']:.1f} ms; "
+        f"API p50 {api['p50_ms']:.1f} ms, p99 {api['p99_ms']:.1f} ms; "
+        f"API/direct median {api['p50_ms'] / direct['p50_ms']:.2f}\n"
+    )
 
 
 if __name__ == "__main__":

@@ -24,7 +24,7 @@ from storage.errors import StorageError, StorageUnavailable
 logger = logging.getLogger(__name__)
 
 WINDOW_DAYS = 30
-# Points per event: a purchase says more about a product than a view.
+# Points per event: a purchase is a stronger signal of interest than a view.
 WEIGHTS = {"view": 1, "click": 3, "add_to_cart": 5, "purchase": 10}
 _CHUNK = 500
 
@@ -92,8 +92,13 @@ def apply_to_index(alias: str, scores: dict[str, float]) -> dict[str, int]:
     """Copy scores into the documents whose popularity differs; products without a score get 0.
 
     Returns counts: updated, conflicts (the catalog wrote the document in
-    between) and missing (no document with that id).
+    between) and missing (no document with that id). The comparison reads
+    the searchable state, so a run within a refresh interval (1 s) of the
+    previous one may rewrite a document again with the same score.
     """
+    # NOTE: storage.indexing builds documents without the score, so a product
+    # the catalog rewrites sorts as popularity 0 until the next run here, and
+    # an index still being built by a full reindex gets no scores until then.
     current = indexed_popularity(alias)
     wanted = {pid: score for pid, score in scores.items() if current.get(pid, 0.0) != score}
     wanted.update({pid: 0.0 for pid in current if pid not in scores})

@@ -1,10 +1,10 @@
 """Popular past queries for autocomplete, kept in Redis and refreshed from ClickHouse.
 
 A refresh task counts the searches with results per normalized query over the
-last days in search_events and replaces two Redis keys in one transaction: a
-sorted set of the queries, all with score 0 so that ZRANGEBYLEX finds a prefix,
-and a hash of their counts. A keystroke then costs two Redis calls and never
-touches ClickHouse.
+last days in search_events. It replaces two Redis keys in one transaction: a
+sorted set of the queries, all with score 0 so that ZRANGEBYLEX finds a
+prefix, and a hash of their counts. A keystroke then costs two Redis calls and
+never touches ClickHouse.
 """
 
 from __future__ import annotations

@@ -98,8 +98,8 @@ class Search(MethodView):
             "hits": result.hits,
             "facets": result.facets,
         })
-        # The event is buffered once the response has been sent, so the
-        # shopper never waits on Redis.
+        # A WSGI server runs this callback after it has sent the response, so
+        # the shopper does not wait for Redis.
         response.call_on_close(lambda: record_search_event(event))
         return response
 

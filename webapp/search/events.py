@@ -1,8 +1,8 @@
 """The search event: built from a search and handed to the event buffer.
 
-A search answers even when Redis is down. The event is then lost: it is
-logged and counted in this process, and the count is added to the shared
-counter in Redis by the next search that reaches Redis again.
+A search returns its results even when Redis is down. The event is then
+lost: it is logged and counted in this process, and the next search that
+reaches Redis again adds the count to the shared counter there.
 """
 
 from __future__ import annotations
@@ -75,7 +75,7 @@ def build_search_event(
     user_id: str,
     at: datetime,
 ) -> dict[str, Any]:
-    """Build the row of table search_events for one answered search."""
+    """Build the row of table search_events for one completed search."""
     pairs = filter_pairs(request)
     filters: dict[str, Any] = {}
     for name, value in pairs:
@@ -104,8 +104,8 @@ def build_search_event(
 def record_search_event(row: dict[str, Any]) -> bool:
     """Hand the event to the buffer; return False when it was lost.
 
-    Never raises: it runs after the response was sent, where an exception
-    would only reach the server's log without the event's ids.
+    Catches every exception: it runs after the response was sent, where an
+    exception would reach the server's log without the event's ids.
     """
     try:
         event_buffer.push("search", [row])

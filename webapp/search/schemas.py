@@ -72,7 +72,7 @@ class SearchArgsSchema(Schema):
 
 class SearchHeadersSchema(Schema):
     class Meta:
-        # Every other header of the request is none of this schema's business.
+        # The request's other headers are ignored, not rejected.
         unknown = EXCLUDE
 
     session_id = fields.String(data_key="X-Session-Id", load_default="", validate=validate.Length(max=MAX_ID_LENGTH))
@@ -177,5 +177,5 @@ class SearchStatsSchema(Schema):
     lost_events_recorded = fields.Integer(
         allow_none=True,
         metadata={"description": "Lost search events of all processes, as recorded in Redis once it "
-                                 "answered again; null while Redis is down"})
-    pid = fields.Integer(metadata={"description": "The worker process that answered"})
+                                 "responded again; null while Redis is down"})
+    pid = fields.Integer(metadata={"description": "Process id of the worker that handled this request"})
