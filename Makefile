@@ -4,13 +4,17 @@ VENV := .venv
 BIN := $(VENV)/bin
 export PATH := $(abspath $(BIN)):$(PATH)
 
-.PHONY: setup setup-dev services stop run demo test clean
+.PHONY: setup setup-dev setup-test services stop run demo test clean
 
 setup:
 	scripts/setup.sh
 
 setup-dev:
 	scripts/setup.sh --dev
+
+# The tests also need chromium for the dashboard's browser test.
+setup-test:
+	scripts/setup.sh --dev --browser
 
 services: setup
 	scripts/services.sh start
@@ -29,7 +33,7 @@ demo: setup
 
 # Set up what the tests need and run them against the real services. Tests
 # that stop or kill services (marker "fault") run last (tests/conftest.py).
-test: setup-dev
+test: setup-test
 	scripts/services.sh start
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 

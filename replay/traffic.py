@@ -46,6 +46,9 @@ class Report:
     event_errors: int = 0
     queries: Counter = field(default_factory=Counter)
     revenue: dict[str, Decimal] = field(default_factory=dict)
+    # Every answered search in order: (session_id, normalized query, query_id, total).
+    search_log: list[tuple[str, str, str, int]] = field(default_factory=list)
+    clicked_query_ids: set[str] = field(default_factory=set)
 
     def as_dict(self, top: int = 10) -> dict[str, Any]:
         return {
@@ -104,15 +107,16 @@ class Replayer:
 
         for _ in range(rng.randint(*self.rates.searches_per_session)):
             query = self.queries.sample(rng)
-            result = self._search(http, headers, {"q": query})
+            result = self._search(http, headers, {"q": query}, session_id)
             if result is None:
                 continue
             if result["hits"] and rng.random() < self.rates.brand_filter:
                 brands = [b["value"] for b in result.get("facets", {}).get("brand", [])[:5] if b.get("value")]
                 if brands:
-                    result = self._search(http, headers, {"q": query, "brand": rng.choice(brands)}) or result
+                    brand_params = {"q": query, "brand": rng.choice(brands)}
+                    result = self._search(http, headers, brand_params, session_id) or result
             if result["total"] > len(result["hits"]) and rng.random() < self.rates.next_page:
-                result = self._search(http, headers, {"q": query, "page": 2}) or result
+                result = self._search(http, headers, {"q": query, "page": 2}, session_id) or result
             events.extend(self._interact(rng, result, common))
 
         if rng.random() < self.rates.view_without_search and events:
@@ -122,7 +126,7 @@ class Replayer:
         with self._lock:
             self.report.sessions += 1
 
-    def _search(self, http: requests.Session, headers: dict, params: dict) -> dict | None:
+    def _search(self, http: requests.Session, headers: dict, params: dict, session_id: str) -> dict | None:
         self.limiter.wait()
         try:
             response = http.get(f"{self.base_url}/api/v1/search", params=params, headers=headers, timeout=self.timeout)
@@ -135,6 +139,7 @@ class Replayer:
             body = response.json()
             self.report.searches += 1
             self.report.queries[normalize_query(params["q"])] += 1
+            self.report.search_log.append((session_id, normalize_query(params["q"]), body["query_id"], body["total"]))
             if body["total"] == 0:
                 self.report.zero_result_searches += 1
         return body
@@ -180,6 +185,8 @@ class Replayer:
                 return
             for event in events:
                 self.report.events_accepted[event["type"]] += 1
+                if event["type"] == "click":
+                    self.report.clicked_query_ids.add(event["query_id"])
                 if event["type"] == "purchase":
                     amount = Decimal(event["price"]) * event["quantity"]
                     self.report.revenue[event["currency"]] = self.report.revenue.get(event["currency"], Decimal(0)) + amount

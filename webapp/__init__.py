@@ -14,6 +14,7 @@ from storage import clients
 from tasks.celery_app import configure_celery
 from webapp.analytics import register_blueprints as register_analytics
 from webapp.assets import blp as assets_blp
+from webapp.dashboard import blp as dashboard_blp
 from webapp.catalog import register_catalog
 from webapp.cli import register_cli
 from webapp.errors import register_error_handlers
@@ -80,6 +81,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     register_events(api)
     register_analytics(api)
     app.register_blueprint(assets_blp)
+    app.register_blueprint(dashboard_blp)
     register_cli(app)
 
     # Keep last: it marks the operations of every blueprint registered above.
