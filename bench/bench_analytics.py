@@ -1,18 +1,21 @@
 """Benchmark the analytics endpoints on 10 million events: summary tables against raw events.
 
-Generates 10,000,000 events over 30 days in a ClickHouse database of its own
-(2.5 million search rows whose queries are drawn with the popularity of
-queries.csv, about 1.1 million clicks, add-to-carts and purchases attributed to
-them, and views to make up the rest), summarizes them with the service's own
-rebuild (hour and day periods, the last 6 hours left raw), then measures each
-endpoint's p50 and p95 over a 30-day range with unaligned edges: through the
-Flask app (summary tables plus raw tail), and the same figures computed by the
-raw reference reader (all from raw events) in the same run. The database is
-kept, so a second run skips generation and summarizing (--regenerate forces both).
+Generates 10,000,000 events over 30 days in a ClickHouse database of its own:
+2.5 million search rows whose queries are drawn with the popularity of
+queries.csv, clicks, add-to-carts and purchases on the clicked products, and
+views to make up the rest. It summarizes them with the service's own rebuild
+(hour and day periods, the last 6 hours left raw). Then it measures each
+endpoint's p50 and p95 over a 30-day range with unaligned edges through the
+Flask app (summary tables plus raw tail), and computes the same figures with
+the raw reference reader (all from raw events) in the same run. The database
+is kept, so a second run skips generating and summarizing (--regenerate
+forces both).
 
-    .venv/bin/python bench/bench_analytics.py [--runs 30] [--raw-runs 3] [--regenerate]
+    .venv/bin/python bench/bench_analytics.py [--runs 30] [--raw-runs 1] [--regenerate]
 
-It needs the local services (scripts/services.sh start).
+A raw computation of a search endpoint takes about a minute at this size on
+2 cores, so --raw-runs defaults to 1. It needs the local services
+(scripts/services.sh start).
 """
 
 from __future__ import annotations
@@ -58,10 +61,10 @@ def query_pool() -> list[str]:
     return pool
 
 
-# One search row per number: 4 per session, 20 s apart; in 1 session of 10 the
+# One search row per number: 4 per session, 20 s apart. In 1 session of 10 the
 # first search is the 3-letter prefix of the second (type-ahead noise).
-# The driver formats parameters with Python's % operator, which would clash with
-# SQL's modulo, so these trusted numbers are written into the SQL text.
+# The driver formats parameters with Python's % operator, and that would clash
+# with SQL's modulo, so these trusted numbers are written into the SQL text.
 def _search_base(params: dict) -> str:
     return f"""
     SELECT number AS n, intDiv(number, 4) AS session, number % 4 AS pos, cityHash64(number) AS h,
@@ -96,13 +99,16 @@ def generate_searches(client: ClickHouse, params: dict) -> None:
 def generate_interactions(client: ClickHouse, params: dict, event_type: str, share: int, delay: int) -> None:
     """Events on the product clicked from a search: `share` percent of the searches with results."""
     purchase = event_type == "purchase"
+    quantity = "1 + c % 3" if purchase else "0"
+    if event_type == "add_to_cart":
+        quantity = "1"
     client.execute(f"""
         INSERT INTO events
         SELECT concat('{event_type[:2]}', toString(n)), CAST('{event_type}' AS {EVENT_TYPE}), at, at,
             concat('p', toString(c % {PRODUCTS})), concat('s', toString(session)),
             concat('u', toString(session % 50000)), {"concat('q', toString(n))" if event_type == "click" else "''"},
             toUInt16({"20 - floor(sqrt(c % 400))" if event_type == "click" else "0"}),
-            toUInt32({"1 + c % 3" if purchase else "1" if event_type == "add_to_cart" else "0"}),
+            toUInt32({quantity}),
             {"toDecimal128(99 + c % 200000, 4) / 100" if event_type != "click" else "toDecimal128(0, 4)"},
             {"if(c % 10 < 7, 'EUR', 'USD')" if event_type != "click" else "''"},
             {"concat('o', toString(n))" if purchase else "''"}
@@ -234,7 +240,7 @@ def measure(app, client: ClickHouse, start: datetime, end: datetime, runs: int, 
             response = http.get(url, query_string={**window, **extra})
             elapsed = (time.perf_counter() - began) * 1000
             if response.status_code != 200:
-                raise RuntimeError(f"{url} answered {response.status_code}: {response.get_data(as_text=True)[:300]}")
+                raise RuntimeError(f"{url} returned {response.status_code}: {response.get_data(as_text=True)[:300]}")
             if run >= 2:  # the first two requests warm caches and are not counted
                 timings.append(elapsed)
         body = response.get_json()
@@ -260,7 +266,7 @@ def measure(app, client: ClickHouse, start: datetime, end: datetime, runs: int, 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=30, help="timed requests per endpoint (summary)")
-    parser.add_argument("--raw-runs", type=int, default=3, help="timed raw reference computations per endpoint")
+    parser.add_argument("--raw-runs", type=int, default=1, help="timed raw reference computations per endpoint")
     parser.add_argument("--regenerate", action="store_true", help="drop and generate the data set again")
     args = parser.parse_args()
 

@@ -33,7 +33,7 @@ class TooManyBuckets(ValueError):
 
 
 def bucket_function(interval: str, zone_sql: str) -> Callable[[str], str]:
-    """The SQL bucket expression of an interval for a DateTime column; zone_sql is a quoted literal or parameter."""
+    """Return a builder of the SQL bucket expression of an interval; zone_sql is a quoted literal or parameter."""
     expressions = {
         "minute": "toUInt32(toStartOfMinute({column}, {zone}))",
         "hour": "toUInt32(toStartOfHour({column}, {zone}))",
@@ -58,7 +58,7 @@ def _next_month(day: date) -> date:
 
 
 def bucket_keys(start: datetime, end: datetime, interval: str, tz: str) -> list[int | date]:
-    """Every bucket key from the bucket holding `start` up to `end` (exclusive); naive means UTC."""
+    """List every bucket key from the bucket containing `start` up to `end` (exclusive). Naive means UTC."""
     start, end = _aware(start), _aware(end)
     estimate = int((end - start) / _SHORTEST[interval]) + 1
     if estimate > MAX_BUCKETS:
@@ -92,7 +92,7 @@ def bucket_keys(start: datetime, end: datetime, interval: str, tz: str) -> list[
 
 
 def bucket_start_iso(key: int | date, tz: str) -> str:
-    """The bucket start as ISO 8601 with the zone's offset at that moment."""
+    """Format the bucket start as ISO 8601 with the zone's offset at that moment."""
     zone = ZoneInfo(tz)
     if isinstance(key, date):
         return datetime.combine(key, time(0), tzinfo=zone).isoformat()

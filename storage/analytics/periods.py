@@ -1,4 +1,4 @@
-"""Which summary periods and which raw ranges serve a time range.
+"""The choice of summary periods and raw ranges that serve a time range.
 
 A period is an hour or a UTC day recorded in analytics_periods with its
 newest generation. A read takes whole days where it can, then whole hours,
@@ -54,7 +54,7 @@ def floor_day(moment: datetime) -> datetime:
 
 
 def hours_between(start: datetime, end: datetime) -> list[datetime]:
-    """The hour starts h with start <= h < end, start being hour-aligned."""
+    """Return the hour starts h with start <= h < end, start being hour-aligned."""
     hours = []
     moment = start
     while moment < end:
@@ -72,7 +72,7 @@ def registry_sql() -> str:
 
 
 def registry_bounds(start: datetime, end: datetime) -> dict[str, datetime]:
-    """The registry rows that can serve [start, end): day periods begin at a UTC midnight."""
+    """Return the bounds of the registry rows that can serve [start, end), as day periods begin at a UTC midnight."""
     return {"start": floor_day(start), "end": end}
 
 
@@ -100,5 +100,5 @@ def plan_range(registry: Registry, start: datetime, end: datetime, *, hours: boo
 
 
 def raw_plan(start: datetime, end: datetime) -> Plan:
-    """The plan of the all-raw reference computation."""
+    """Return the plan of the all-raw reference computation."""
     return Plan(periods=[], raw_ranges=[(start, end)] if start < end else [])

@@ -2,8 +2,8 @@
 
 Each function reads one endpoint's figures for [start, end) (naive UTC)
 through a Reader. A Reader in "summary" mode serves whole periods from the
-summary tables and the rest from raw events; in "raw" mode it computes all
-of it from raw events, which is the reference the summary must equal.
+summary tables and the rest from raw events. In "raw" mode it computes all
+of it from raw events, and the summary must equal that reference.
 """
 
 from __future__ import annotations
@@ -33,7 +33,7 @@ _DECIMAL_PLACES = Decimal("0.0001")
 
 
 def decimal_text(value: Decimal) -> str:
-    """An exact decimal as a string with four places, as money is stored."""
+    """Format an exact decimal with four places, the scale money is stored with."""
     return str(Decimal(value).quantize(_DECIMAL_PLACES))
 
 
@@ -60,7 +60,7 @@ class Reader:
 
 
 def combined(rollup: Rollup, plan: Plan, params: Params, bucket=None, where: str = "") -> str:
-    """The rows of a rollup for a plan: summary periods UNION ALL the raw ranges."""
+    """Select the rows of a rollup for a plan: its summary periods UNION ALL its raw ranges."""
     parts = []
     if plan.periods:
         parts.append(rollup.from_rollup(plan.periods, params, bucket, where))
@@ -349,7 +349,7 @@ def _category_tree(reader: Reader) -> dict[str, dict[str, str]]:
 
 
 def _ancestry(category_id: str, tree: dict[str, dict[str, str]]) -> list[str]:
-    """The category and its ancestors, nearest first; a cycle in parent_id ends the walk."""
+    """Return the category and its ancestors, nearest first. A cycle in parent_id ends the walk."""
     chain = []
     current = category_id
     while current in tree and current not in chain:
@@ -359,7 +359,7 @@ def _ancestry(category_id: str, tree: dict[str, dict[str, str]]) -> list[str]:
 
 
 def category_funnels(reader: Reader, start: datetime, end: datetime, *, limit: int, offset: int = 0) -> list[dict]:
-    """The funnel of each category with activity, including its subcategories' products.
+    """Compute the funnel of each category with activity, including its subcategories' products.
 
     A product's category is its newest live catalog row's; events of products
     unknown to the catalog or without a category count under `category_id` null.
@@ -410,7 +410,7 @@ def category_funnels(reader: Reader, start: datetime, end: datetime, *, limit: i
 
 
 def product_known(reader: Reader, product_id: str) -> bool:
-    """Whether the catalog ever held the product or any event names it."""
+    """Return whether the catalog ever contained the product or any event names it."""
     rows = reader.rows(
         """SELECT (SELECT count() FROM products WHERE id = %(id)s)
                + (SELECT count() FROM (SELECT 1 FROM events WHERE product_id = %(id)s LIMIT 1))""",

@@ -38,7 +38,7 @@ def _epoch_ms(moment: datetime) -> int:
 
 
 def search_row(values: Mapping[str, Any]) -> tuple:
-    """A search_events row from a mapping; timestamp is naive UTC and may carry milliseconds."""
+    """Build a search_events row from a mapping. Its timestamp is naive UTC and may carry milliseconds."""
     row = {**_SEARCH_DEFAULTS, **values}
     moment: datetime = row["timestamp"]
     row.setdefault("timestamp_ms", _epoch_ms(moment))
@@ -49,7 +49,7 @@ def search_row(values: Mapping[str, Any]) -> tuple:
 
 
 def event_row(values: Mapping[str, Any]) -> tuple:
-    """An events row from a mapping; timestamp is naive UTC."""
+    """Build an events row from a mapping. Its timestamp is naive UTC."""
     row = {**_EVENT_DEFAULTS, **values}
     row["timestamp"] = row["timestamp"].replace(microsecond=0)
     row.setdefault("received_at", row["timestamp"])

@@ -1,7 +1,7 @@
 """Filling, refreshing and compacting the summary tables.
 
 A refresh writes every rollup table for a set of hours under one new
-generation, then records those hours in analytics_periods; readers switch to
+generation, then records those hours in analytics_periods. Readers switch to
 the new generation only then. Writing a period again is harmless, so every
 function here can be retried.
 """
@@ -51,7 +51,7 @@ class RefreshReport:
 
 
 def new_generation() -> int:
-    """A generation number larger than every earlier one from this clock."""
+    """Return a generation number larger than every earlier one from this clock."""
     return time.time_ns() // 1000
 
 

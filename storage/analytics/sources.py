@@ -62,7 +62,7 @@ def widen(ranges: Sequence[Range], before: timedelta, after: timedelta) -> list[
 
 
 def time_condition(column: str, ranges: Sequence[Range], params: Params) -> str:
-    """An OR of half-open ranges on a DateTime column; `0` for no range."""
+    """Build an OR of half-open ranges on a DateTime column, or `0` for no range."""
     if not ranges:
         return "0"
     parts = [f"({column} >= {params.add(start)} AND {column} < {params.add(end)})" for start, end in ranges]
@@ -70,7 +70,7 @@ def time_condition(column: str, ranges: Sequence[Range], params: Params) -> str:
 
 
 def search_groups(condition: str) -> str:
-    """One row per search (query_id and hour) among the search rows matching condition."""
+    """Select one row per search (query_id and hour) among the search rows matching condition."""
     return f"""
         SELECT
             query_id,
@@ -120,7 +120,7 @@ def _typed_on(ranges: Sequence[Range], params: Params) -> str:
 
 
 def _search_clicks(ranges: Sequence[Range], params: Params) -> str:
-    """Each click on a search in ranges, within the search's click window."""
+    """Select each click on a search in ranges, within the search's click window."""
     in_range = time_condition("timestamp", ranges, params)
     click_range = time_condition("timestamp", widen(ranges, CLICK_LOOKBACK, CLICK_WINDOW), params)
     return f"""
@@ -170,7 +170,7 @@ def _conversion_flags(ranges: Sequence[Range], params: Params) -> str:
 
 
 def search_facts(ranges: Sequence[Range], params: Params) -> str:
-    """One row per counted search started in ranges, with its clicks and conversions."""
+    """Select one row per counted search started in ranges, with its clicks and conversions."""
     groups = search_groups(time_condition("timestamp", ranges, params))
     click_stats = f"""
         SELECT query_id, hour, count() AS click_count, sum(position) AS position_sum, groupArray(position) AS positions

@@ -26,7 +26,7 @@ REFRESH_RUNS_TABLE = "analytics_refresh_runs"
 class Rollup:
     name: str
     # Each key and each metric with the SQL that computes it from the source
-    # rows; metric casts make raw rows and rollup rows union with one type.
+    # rows. The metric casts give raw rows and rollup rows one type to union.
     keys: tuple[tuple[str, str], ...]
     metrics: tuple[tuple[str, str], ...]
     # The raw rows the metrics aggregate and the name of their time column.
@@ -160,5 +160,5 @@ PRODUCTS = Rollup(
 
 ROLLUPS: tuple[Rollup, ...] = (SEARCH, LATENCY, CLICK_POSITIONS, FILTERS, ATTRIBUTED, PRODUCTS)
 
-# Every table that holds derived analytics data, for purges of raw events.
+# Every table that contains derived analytics data, for purges of raw events.
 SUMMARY_TABLES: tuple[str, ...] = tuple(rollup.name for rollup in ROLLUPS) + (PERIODS_TABLE,)

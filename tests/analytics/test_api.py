@@ -39,7 +39,7 @@ def test_range_with_offset_is_converted_to_utc(api):
                        query_string={"from": "2026-03-10T11:00:00+01:00", "to": "2026-03-10T12:00:00+01:00"})
     body = response.get_json()
     assert body["from"] == "2026-03-10T10:00:00Z"
-    # 10:00 to 11:00 UTC holds "iphone" (after type-ahead) and "tv".
+    # 10:00 to 11:00 UTC contains "iphone" (after type-ahead) and "tv".
     assert body["searches"] == 2
 
 

@@ -1,4 +1,4 @@
-"""Every analytics read gives the same answer from the summary tables as from raw events."""
+"""Every analytics read returns the same figures from the summary tables as from raw events."""
 
 from __future__ import annotations
 

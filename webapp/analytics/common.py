@@ -1,4 +1,4 @@
-"""What every analytics view shares: the reader, the range echo and compare=previous_period."""
+"""Helpers of every analytics view: the reader, the range echo and compare=previous_period."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from storage.analytics.queries import Reader
 
 
 def reader(endpoint: str) -> Reader:
-    """A summary-mode reader whose queries are tagged with the endpoint's name."""
+    """Return a summary-mode reader whose queries are tagged with the endpoint's name."""
     return Reader(clients.clickhouse(clients.WEB), tag=f"api.analytics.{endpoint}")
 
 
@@ -39,3 +39,10 @@ def with_range(args: dict, compute: Callable[[datetime, datetime], dict[str, Any
 
 def page(args: dict, items: list) -> dict[str, Any]:
     return {"limit": args["limit"], "offset": args["offset"], "items": items}
+
+
+def listed(endpoint: str, read: Callable[..., list], args: dict, **options) -> dict[str, Any]:
+    """Read one page of a list for the requested range (and the previous one, with compare)."""
+    current = reader(endpoint)
+    return with_range(args, lambda start, end: page(args, read(
+        current, start, end, limit=args["limit"], offset=args["offset"], **options)))

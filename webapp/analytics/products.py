@@ -13,7 +13,7 @@ from flask_smorest import Blueprint, abort
 from marshmallow import RAISE
 
 from storage.analytics import queries
-from webapp.analytics.common import page, reader, with_range
+from webapp.analytics.common import listed, page, reader, with_range
 from webapp.analytics.schemas import ListQuerySchema, ProductTopQuerySchema, RangeQuerySchema, SeriesQuerySchema
 
 blp = Blueprint("analytics_products", __name__, url_prefix="/api/v1/analytics",
@@ -76,9 +76,7 @@ class Categories(MethodView):
 
         A product's category is the one of its newest live catalog row; a
         category's figures include its subcategories' products, and `own`
-        holds those of its own products only. Products without a known
+        contains those of its own products only. Products without a known
         category count under category_id null.
         """
-        current = reader("categories")
-        return with_range(args, lambda start, end: page(args, queries.category_funnels(
-            current, start, end, limit=args["limit"], offset=args["offset"])))
+        return listed("categories", queries.category_funnels, args)

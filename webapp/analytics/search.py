@@ -1,9 +1,9 @@
 """Search analytics: what shoppers search for, find and click.
 
-Definitions: a search counts once per query_id (within one UTC hour); a
+Definitions: a search counts once per query_id within one UTC hour. A
 search is type-ahead noise, and not counted, when the next search of its
 session comes within 30 seconds and extends its normalized query, unless it
-got a click; suggest calls are not searches. A search's clicks are the click
+got a click. Suggest calls are not searches. A search's clicks are the click
 events carrying its query_id, from 1 hour before to 24 hours after it, at the
 position each click reported. Click-through rate is searches with at least
 one click over searches with results.
@@ -24,7 +24,7 @@ from marshmallow import RAISE
 from storage import clients
 from storage.analytics import queries
 from storage.analytics.search_log import LOG_COLUMNS, iter_search_log
-from webapp.analytics.common import iso_utc, page, reader, with_range
+from webapp.analytics.common import iso_utc, listed, reader, with_range
 from webapp.analytics.schemas import (
     FilterQuerySchema, ListQuerySchema, RangeQuerySchema, SearchLogQuerySchema, SeriesQuerySchema,
 )
@@ -61,9 +61,7 @@ class Popular(MethodView):
     @blp.response(200, description="Normalized queries by searches, with zero-result share and click-through rate")
     def get(self, args):
         """List the most searched normalized queries."""
-        current = reader("search.popular")
-        return with_range(args, lambda start, end: page(args, queries.popular_queries(
-            current, start, end, limit=args["limit"], offset=args["offset"])))
+        return listed("search.popular", queries.popular_queries, args)
 
 
 @blp.route("/zero-results")
@@ -72,9 +70,7 @@ class ZeroResults(MethodView):
     @blp.response(200, description="Queries with searches that found nothing, most such searches first")
     def get(self, args):
         """List the queries whose searches returned no result."""
-        current = reader("search.zero_results")
-        return with_range(args, lambda start, end: page(args, queries.zero_result_queries(
-            current, start, end, limit=args["limit"], offset=args["offset"])))
+        return listed("search.zero_results", queries.zero_result_queries, args)
 
 
 @blp.route("/no-clicks")
@@ -83,9 +79,7 @@ class NoClicks(MethodView):
     @blp.response(200, description="Queries whose searches had results but got no click")
     def get(self, args):
         """List the queries with results that shoppers did not click, most such searches first."""
-        current = reader("search.no_clicks")
-        return with_range(args, lambda start, end: page(args, queries.no_click_queries(
-            current, start, end, limit=args["limit"], offset=args["offset"])))
+        return listed("search.no_clicks", queries.no_click_queries, args)
 
 
 @blp.route("/click-positions")
@@ -94,9 +88,7 @@ class ClickPositions(MethodView):
     @blp.response(200, description="Clicks on the range's searches per reported result position")
     def get(self, args):
         """Count clicks at each result position."""
-        current = reader("search.click_positions")
-        return with_range(args, lambda start, end: page(args, queries.click_positions(
-            current, start, end, limit=args["limit"], offset=args["offset"])))
+        return listed("search.click_positions", queries.click_positions, args)
 
 
 @blp.route("/filters")
@@ -105,10 +97,7 @@ class Filters(MethodView):
     @blp.response(200, description="Filter names and values used in searches, with their zero-result counts")
     def get(self, args):
         """List the filters and values used, or with zero_results=true those that led to no result."""
-        current = reader("search.filters")
-        return with_range(args, lambda start, end: page(args, queries.filter_usage(
-            current, start, end, limit=args["limit"], offset=args["offset"],
-            zero_results_only=args["zero_results"])))
+        return listed("search.filters", queries.filter_usage, args, zero_results_only=args["zero_results"])
 
 
 @blp.route("/timeseries")
