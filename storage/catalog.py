@@ -21,7 +21,7 @@ from typing import Any
 from redis import exceptions as redis_errors
 
 from storage import clients
-from storage.errors import StorageError, StorageUnavailable
+from storage.errors import StorageUnavailable
 
 logger = logging.getLogger(__name__)
 
@@ -35,7 +35,7 @@ CATEGORY_COLUMNS = ("id", "name", "parent_id", "created_at", "updated_at", "vers
 # A writer holds the lock of one record for at most this many seconds; a
 # crashed writer's lock expires by itself.
 LOCK_TIMEOUT_SECONDS = 10
-# How long a second writer waits for the lock before answering 503.
+# How long a second writer waits for the lock before it fails with 503.
 LOCK_WAIT_SECONDS = 5
 
 
@@ -334,7 +334,3 @@ def would_create_cycle(categories: dict[str, dict[str, Any]], category_id: str, 
         current = categories.get(current, {}).get("parent_id")
     return False
 
-
-def require_rows(count: int, expected: int, what: str) -> None:
-    if count != expected:
-        raise StorageError(f"{what}: wrote {count} rows, expected {expected}")

@@ -13,6 +13,7 @@ alias after it is gone fails harmlessly with 404 instead of creating an index.
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any
@@ -27,15 +28,21 @@ from storage.errors import StorageError, StorageUnavailable
 
 logger = logging.getLogger(__name__)
 
-# Documents per bulk request of the full reindex.
+# Documents per bulk request of the full reindex, and bulk requests in flight.
 REINDEX_CHUNK_SIZE = 1000
-# The reindex lock outlives the task's hard time limit, so it never expires
-# under a running reindex; a crashed one frees it after this many seconds.
+BULK_THREADS = 2
+# The reindex lock lasts longer than the task's hard time limit, so it cannot
+# expire under a running reindex. A crashed reindex frees it after this many seconds.
 REINDEX_LOCK_SECONDS = 3900
 # The catch-up after the alias swap re-indexes rows written since this many
-# seconds before the reindex started, a margin for writers whose version was
-# taken from the clock just before the start.
-CATCH_UP_MARGIN_SECONDS = 60
+# seconds before the building alias existed. The margin covers a writer that
+# took its version from the clock before that moment but inserted the row
+# after the stream's snapshot. A single write takes milliseconds, and a bulk of
+# 1,000 rows about a second.
+CATCH_UP_MARGIN_SECONDS = 5
+
+_LOADING_SETTINGS = {"refresh_interval": "-1", "translog.durability": "async"}
+_LIVE_SETTINGS = {"refresh_interval": search_index.INDEX_SETTINGS["index"]["refresh_interval"], "translog.durability": "request"}
 
 ProgressCallback = Callable[[str, int, int], None]
 
@@ -44,15 +51,15 @@ def building_alias(alias: str) -> str:
     return f"{alias}-building"
 
 
-def _es_call(what: str, call: Callable[[], Any]) -> Any:
+def _es_call(operation: str, call: Callable[[], Any]) -> Any:
     try:
         return call()
     except (EsConnectionError, TransportError) as exc:
         raise StorageUnavailable("elasticsearch", type(exc).__name__) from exc
     except ApiError as exc:
         if exc.meta.status in (429, 502, 503, 504):
-            raise StorageUnavailable("elasticsearch", f"{what} answered {exc.meta.status}") from exc
-        raise StorageError(f"{what} failed with {exc.meta.status}: {exc.message}") from exc
+            raise StorageUnavailable("elasticsearch", f"{operation} returned {exc.meta.status}") from exc
+        raise StorageError(f"{operation} failed with {exc.meta.status}: {exc.message}") from exc
 
 
 def _action(
@@ -191,43 +198,83 @@ def _create_building_index(alias: str, shards: int, replicas: int) -> str:
         _es_call("delete index", lambda: es.indices.delete(index=stray))
     name = search_index.new_index_name(alias)
     body = search_index.index_body(shards, 0)
-    # No refreshes and no replicas while loading: both are restored before the swap.
-    body["settings"]["index"] = {**body["settings"]["index"], "refresh_interval": "-1"}
+    # No refreshes, no replicas and no fsync per request while loading; the
+    # settings of a live index are restored before the swap. A crash mid-load
+    # loses only this index, which nothing searches yet.
+    body["settings"]["index"] = {**body["settings"]["index"], **_LOADING_SETTINGS}
     _es_call("create index", lambda: es.indices.create(index=name, aliases={building_alias(alias): {}}, **body))
     logger.info("reindex_index_created index=%s alias=%s replicas_after=%d", name, alias, replicas)
     return name
 
 
+class _SharedIterator:
+    """An iterator that several threads may draw from; each item goes to exactly one of them."""
+
+    def __init__(self, items: Iterator[Any]):
+        self._items = items
+        self._lock = threading.Lock()
+
+    def __iter__(self) -> _SharedIterator:
+        return self
+
+    def __next__(self) -> Any:
+        with self._lock:
+            return next(self._items)
+
+
 def _bulk_load(
     index: str, products: Iterable[dict[str, Any]], total: int, progress: ProgressCallback | None, phase: str
 ) -> dict[str, int]:
-    """Stream products into `index` through streaming_bulk and count the outcomes."""
+    """Stream products into `index` through BULK_THREADS concurrent streaming_bulk loops and count the outcomes.
+
+    While one thread waits for Elasticsearch, the other reads ClickHouse and
+    builds the next chunk, and Elasticsearch gets two bulk requests to spread
+    over its write threads.
+    """
     categories = catalog.load_categories(tag="indexing.reindex", profile=clients.TASK)
-    actions = (_action(product, index, categories) for product in products)
+    actions = _SharedIterator(_action(product, index, categories) for product in products)
     counts = {"ok": 0, "stale": 0, "failed": 0}
-    es = clients.elastic(clients.TASK)
-    results = helpers.streaming_bulk(
-        es, actions, chunk_size=REINDEX_CHUNK_SIZE, raise_on_error=False, max_retries=5,
-        initial_backoff=1, max_backoff=30, yield_ok=True,
-    )
-    done = 0
-    for ok, item in _guard(results):
-        (_op, result), = item.items()
-        status = result.get("status", 500)
-        if ok or (status == 404 and "error" not in result):
-            counts["ok"] += 1
-        elif status == 409:
-            counts["stale"] += 1
-        else:
-            counts["failed"] += 1
-            if counts["failed"] <= 5:
-                logger.error("reindex_document_rejected index=%s id=%s error=%s", index, result.get("_id"), result.get("error"))
-        done += 1
-        if progress and done % REINDEX_CHUNK_SIZE == 0:
-            progress(phase, done, total)
+    lock = threading.Lock()
+    errors: list[BaseException] = []
+
+    def consume() -> None:
+        es = clients.elastic(clients.TASK)
+        results = helpers.streaming_bulk(
+            es, actions, chunk_size=REINDEX_CHUNK_SIZE, raise_on_error=False, max_retries=5,
+            initial_backoff=1, max_backoff=30, yield_ok=True,
+        )
+        try:
+            for ok, item in _guard(results):
+                outcome = _bulk_outcome(ok, item, index)
+                with lock:
+                    counts[outcome] += 1
+                    done = sum(counts.values())
+                    if progress and done % REINDEX_CHUNK_SIZE == 0:
+                        progress(phase, done, total)
+        except BaseException as exc:  # noqa: BLE001 - re-raised in the calling thread
+            errors.append(exc)
+
+    threads = [threading.Thread(target=consume, name=f"bulk-{n}") for n in range(BULK_THREADS)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    if errors:
+        raise errors[0]
     if progress:
-        progress(phase, done, total)
+        progress(phase, sum(counts.values()), total)
     return counts
+
+
+def _bulk_outcome(ok: bool, item: dict[str, Any], index: str) -> str:
+    (_op, result), = item.items()
+    status = result.get("status", 500)
+    if ok or (status == 404 and "error" not in result):
+        return "ok"
+    if status == 409:
+        return "stale"
+    logger.error("reindex_document_rejected index=%s id=%s error=%s", index, result.get("_id"), result.get("error"))
+    return "failed"
 
 
 def _guard(results: Iterator) -> Iterator:
@@ -240,9 +287,8 @@ def _guard(results: Iterator) -> Iterator:
 def _swap_alias(alias: str, new_index: str, replicas: int) -> list[str]:
     """Make the new index searchable, point the alias at it alone in one call, and return the old indices."""
     es = clients.elastic(clients.TASK)
-    _es_call("update settings", lambda: es.indices.put_settings(
-        index=new_index, settings={"index": {"refresh_interval": "1s", "number_of_replicas": replicas}}
-    ))
+    live_settings = {**_LIVE_SETTINGS, "number_of_replicas": replicas}
+    _es_call("update settings", lambda: es.indices.put_settings(index=new_index, settings={"index": live_settings}))
     _es_call("refresh", lambda: es.indices.refresh(index=new_index))
 
     old = [name for name in search_index.current_indices(alias) if name != new_index]
@@ -271,9 +317,9 @@ def reindex(progress: ProgressCallback | None = None) -> dict[str, Any]:
     settings = clients.settings()
     alias = settings.elastic_index
     started = time.monotonic()
-    start_version = catalog.next_version() - CATCH_UP_MARGIN_SECONDS * 1_000_000
 
     new_index = _create_building_index(alias, settings.elastic_shards, settings.elastic_replicas)
+    start_version = catalog.next_version() - CATCH_UP_MARGIN_SECONDS * 1_000_000
     try:
         total = catalog.count_live_products(tag="indexing.reindex")
         loaded = _bulk_load(new_index, catalog.iter_product_rows(tag="indexing.reindex"), total, progress, "loading")

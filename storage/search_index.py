@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 from datetime import datetime, timezone
 from decimal import Decimal
+from functools import lru_cache
 from typing import Any
 
 from elasticsearch import ApiError, ConnectionError as EsConnectionError, NotFoundError, TransportError
@@ -98,6 +99,22 @@ def new_index_name(alias: str, now: datetime | None = None) -> str:
     return f"{alias}-v{stamp}"
 
 
+# Names, brands and category paths repeat across a catalog (variants of one
+# product, thousands of products per brand), so a full reindex analyzes each
+# distinct short text once. Descriptions are long and mostly unique: not cached.
+_SHORT_TEXT_CACHE = 65_536
+
+
+@lru_cache(maxsize=_SHORT_TEXT_CACHE)
+def _analyze_short(text: str) -> str:
+    return analyze(text)
+
+
+@lru_cache(maxsize=_SHORT_TEXT_CACHE)
+def _fold_short(text: str) -> str:
+    return fold(text)
+
+
 def build_document(product: dict[str, Any], category_path: list[dict[str, str]] | None = None) -> dict[str, Any]:
     """Build the search document of a product; `category_path` runs from the root to its category."""
     path = category_path or []
@@ -110,10 +127,10 @@ def build_document(product: dict[str, Any], category_path: list[dict[str, str]] 
         "name": name,
         "description": product.get("description") or "",
         "brand": product.get("brand") or "",
-        "name_analyzed": analyze(name),
+        "name_analyzed": _analyze_short(name),
         "description_analyzed": analyze(product.get("description") or ""),
-        "brand_analyzed": analyze(product.get("brand") or ""),
-        "category_analyzed": analyze(" ".join(category_names)),
+        "brand_analyzed": _analyze_short(product.get("brand") or ""),
+        "category_analyzed": _analyze_short(" ".join(category_names)),
         "category_id": product.get("category_id") or "",
         "category_path": [c["id"] for c in path] or ([product["category_id"]] if product.get("category_id") else []),
         "category_names": category_names,
@@ -136,14 +153,15 @@ def build_document(product: dict[str, Any], category_path: list[dict[str, str]] 
 
 
 def _suggest_inputs(name: str, brand: str) -> list[str]:
-    folded = fold(name).strip()
+    folded = _fold_short(name).strip()
     inputs = [folded[:100]] if folded else []
     # Also complete from the second word on, so "galaxy" finds "Samsung Galaxy ...".
     words = folded.split()
     if len(words) > 1:
         inputs.append(" ".join(words[1:])[:100])
-    if brand and fold(brand) not in inputs:
-        inputs.append(fold(brand)[:100])
+    folded_brand = _fold_short(brand)[:100] if brand else ""
+    if folded_brand and folded_brand not in inputs:
+        inputs.append(folded_brand)
     return inputs
 
 

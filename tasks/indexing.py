@@ -1,8 +1,8 @@
 """Tasks of the `indexing` queue: keep Elasticsearch in step with the catalog in ClickHouse.
 
 Tasks take product ids and read the current row when they run, so a late or
-repeated task indexes the current state; the external version makes a task
-that reads an older row harmless.
+repeated task indexes the current state. Because the row's version is the
+external version, a task that read an older row cannot overwrite a newer document.
 """
 
 from __future__ import annotations

@@ -27,6 +27,17 @@ CLICKHOUSE_PORT = 9022
 CLICKHOUSE_HTTP_PORT = 8144
 
 
+def _point_celery_at(settings) -> None:
+    """Send tasks to the Redis of these settings, dropping connections made to another one."""
+    from tasks.celery_app import app as celery_app
+
+    configure_celery(settings)
+    # The producer pool keeps the first broker it connected to, whatever the
+    # configuration says afterwards.
+    celery_app._pool = None
+    celery_app.amqp._producer_pool = None
+
+
 @pytest.fixture()
 def private_stack(storage_ready, service_env, session_token):
     """A private Elasticsearch and Redis, an app and a worker using them, all removed afterwards."""
@@ -46,6 +57,7 @@ def private_stack(storage_ready, service_env, session_token):
         from webapp import create_app
 
         app = create_app(private)
+        _point_celery_at(private)
         search_index.ensure_index(private.elastic_index)
         _key, token = api_keys.create_key("faults", list(api_keys.SCOPES))
         client = app.test_client()
@@ -68,7 +80,7 @@ def private_stack(storage_ready, service_env, session_token):
         subprocess.run([str(SERVICES), "stop", "elasticsearch", "redis"], cwd=ROOT, env=env)
         shutil.rmtree(state_dir, ignore_errors=True)
         clients.configure(settings)
-        configure_celery(settings)
+        _point_celery_at(settings)
 
 
 @pytest.mark.fault
@@ -77,7 +89,7 @@ def test_writes_accepted_while_elasticsearch_down(private_stack, uid):
     client = private_stack["client"]
     first = client.post("/api/v1/products", json=product_body(f"{uid}-1")).get_json()
     wait_for(lambda: (search_document(f"{uid}-1") or {}).get("_version") == first["version"],
-             message="the first version indexed")
+             timeout=60, message="the first version indexed")
 
     subprocess.run([str(SERVICES), "stop", "elasticsearch"], check=True, cwd=ROOT, env=private_stack["env"])
     started = time.monotonic()
@@ -89,7 +101,7 @@ def test_writes_accepted_while_elasticsearch_down(private_stack, uid):
     assert created.status_code == 201
     assert write_seconds < 2
     assert client.get(f"/api/v1/products/{uid}-1").get_json()["price"] == "12.34"
-    wait_for(lambda: b"Retry in" in private_stack["log"].read_bytes(), timeout=30, message="a retry in the worker log")
+    wait_for(lambda: b"Retry in" in private_stack["log"].read_bytes(), timeout=60, message="a retry in the worker log")
 
     subprocess.run([str(SERVICES), "start", "elasticsearch"], check=True, cwd=ROOT, env=private_stack["env"])
     clients.reset()

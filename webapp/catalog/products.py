@@ -39,7 +39,7 @@ class Products(MethodView):
     @blp.response(200, ProductSchema(many=True))
     @blp.paginate(page_size=20, max_page_size=MAX_PAGE_SIZE)
     def get(self, filters, pagination_parameters):
-        """List live products ordered by id, with filters; X-Pagination holds the totals."""
+        """List live products ordered by id, with filters; the X-Pagination header contains the totals."""
         category_ids = None
         if filters.get("category_id"):
             categories = catalog.load_categories(tag="api.products.list")

@@ -28,7 +28,7 @@ def parse_if_match(header: str | None) -> list[str] | None:
 
 
 def check_if_match(tags: list[str] | None, current: dict[str, Any] | None) -> None:
-    """Answer 412 when If-Match names no version of the current record."""
+    """Abort with 412 when If-Match names no version of the current record."""
     if tags is None:
         return
     if current is not None and ("*" in tags or str(current["version"]) in tags):
