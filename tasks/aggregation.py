@@ -23,7 +23,7 @@ REFRESH_LOCK_SECONDS = 1900
 
 
 def _parse(moment: str) -> datetime:
-    """Naive UTC from an ISO 8601 string (the form the API enqueues)."""
+    """Parse an ISO 8601 string (the form the API enqueues) into naive UTC."""
     parsed = datetime.fromisoformat(moment)
     if parsed.tzinfo is not None:
         parsed = parsed.astimezone(timezone.utc).replace(tzinfo=None)

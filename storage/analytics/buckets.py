@@ -100,7 +100,7 @@ def bucket_start_iso(key: int | date, tz: str) -> str:
 
 
 def whole_hour_offsets(start: datetime, end: datetime, tz: str) -> bool:
-    """Whether the zone's UTC offset is a whole number of hours throughout [start, end].
+    """Return whether the zone's UTC offset is a whole number of hours throughout [start, end].
 
     Hourly summaries start on UTC hours, so only such zones can use them for
     local hour, day, week and month buckets.
@@ -109,7 +109,7 @@ def whole_hour_offsets(start: datetime, end: datetime, tz: str) -> bool:
 
 
 def zero_offset(start: datetime, end: datetime, tz: str) -> bool:
-    """Whether the zone is at UTC throughout [start, end], so UTC day summaries fit its days."""
+    """Return whether the zone is at UTC throughout [start, end], so UTC day summaries fit its days."""
     zone = ZoneInfo(tz)
     return all(offset == 0 for offset in _offsets(start, end, zone))
 

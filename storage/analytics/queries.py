@@ -9,6 +9,8 @@ of it from raw events, and the summary must equal that reference.
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
@@ -49,14 +51,32 @@ class Reader:
     tag: str = "analytics"
 
     def plan(self, start: datetime, end: datetime, *, hours: bool = True, days: bool = True) -> Plan:
+        # NOTE: a summarized period is trusted as it is, so an event arriving late
+        # for it counts only after the next refresh run (beat: every minute).
         if self.mode == RAW:
             return raw_plan(start, end)
         rows = self.client.execute(registry_sql(), registry_bounds(start, end), tag=self.tag, settings=self.limits)
         registry = {(hours_, naive_utc(start_)): generation for hours_, start_, generation in rows}
         return plan_range(registry, start, end, hours=hours, days=days)
 
+    # Returns a connection of the calling thread; with it, rows_together runs
+    # its statements on several connections at once (clients are per thread).
+    connect: Callable[[], ClickHouse] | None = None
+
     def rows(self, sql: str, params: dict) -> list[tuple]:
         return self.client.execute(sql, params, tag=self.tag, settings=self.limits)
+
+    def rows_together(self, statements: list[tuple[str, dict]]) -> list[list[tuple]]:
+        """Run independent SELECTs, concurrently when the reader can open a connection per thread."""
+        if self.connect is None or len(statements) < 2:
+            return [self.rows(sql, params) for sql, params in statements]
+
+        def run(statement: tuple[str, dict]) -> list[tuple]:
+            sql, params = statement
+            return self.connect().execute(sql, params, tag=self.tag, settings=self.limits)
+
+        with ThreadPoolExecutor(max_workers=len(statements)) as pool:
+            return list(pool.map(run, statements))
 
 
 def combined(rollup: Rollup, plan: Plan, params: Params, bucket=None, where: str = "") -> str:
@@ -93,28 +113,20 @@ def _revenue_map(rows) -> dict[str, str]:
 def search_summary(reader: Reader, start: datetime, end: datetime) -> dict[str, Any]:
     plan = reader.plan(start, end)
 
-    params = Params()
-    totals = reader.rows(
-        f"""SELECT sum(searches), uniqExact(normalized_query), sum(zero_result_searches),
+    totals_params, histogram_params, attributed_params = Params(), Params(), Params()
+    statements = [
+        (f"""SELECT sum(searches), uniqExact(normalized_query), sum(zero_result_searches),
                 sum(searches_with_results), sum(searches_with_click), sum(clicks), sum(click_position_sum),
                 sum(searches_with_add_to_cart), sum(searches_with_purchase)
-            FROM ({combined(SEARCH, plan, params)})""",
-        params,
-    )[0]
-    searches, unique, zero, with_results, with_click, clicks, position_sum, with_cart, with_purchase = totals
-
-    params = Params()
-    histogram = reader.rows(
-        f"SELECT took_ms, sum(searches) FROM ({combined(LATENCY, plan, params)}) GROUP BY took_ms ORDER BY took_ms",
-        params,
-    )
-
-    params = Params()
-    attributed = reader.rows(
-        f"""SELECT event_type, currency, sum(events), sum(units), sum(revenue)
-            FROM ({combined(ATTRIBUTED, plan, params)}) GROUP BY event_type, currency""",
-        params,
-    )
+            FROM ({combined(SEARCH, plan, totals_params)})""", totals_params),
+        (f"""SELECT took_ms, sum(searches) FROM ({combined(LATENCY, plan, histogram_params)})
+            GROUP BY took_ms ORDER BY took_ms""", histogram_params),
+        (f"""SELECT event_type, currency, sum(events), sum(units), sum(revenue)
+            FROM ({combined(ATTRIBUTED, plan, attributed_params)}) GROUP BY event_type, currency""",
+         attributed_params),
+    ]
+    totals_rows, histogram, attributed = reader.rows_together(statements)
+    searches, unique, zero, with_results, with_click, clicks, position_sum, with_cart, with_purchase = totals_rows[0]
     carts = sum(row[2] for row in attributed if row[0] == "add_to_cart")
     purchases = [row for row in attributed if row[0] == "purchase"]
 

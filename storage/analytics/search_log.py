@@ -54,7 +54,7 @@ def iter_search_log(client: ClickHouse, start: datetime, end: datetime, *, query
                     limit: int | None = None, tag: str = "analytics.search_log") -> Iterator[dict[str, Any]]:
     """Yield the searches of [start, end) in time order, one UTC day per ClickHouse query.
 
-    Rows arrive block by block, so memory holds one block and not the export.
+    Rows arrive block by block, so memory keeps one block and not the export.
     A search's clicks are those of its query_id from 1 hour before to 24 hours after the day.
     """
     sent = 0

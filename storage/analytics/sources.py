@@ -70,7 +70,12 @@ def time_condition(column: str, ranges: Sequence[Range], params: Params) -> str:
 
 
 def search_groups(condition: str) -> str:
-    """Select one row per search (query_id and hour) among the search rows matching condition."""
+    """Select one row per search (query_id and hour) among the search rows matching condition.
+
+    NOTE: rows of one query_id in two UTC hours (a page 2 sent after the hour
+    turned) count as one search in each hour, because hours are summarized
+    separately; the raw reference groups the same way, so both agree.
+    """
     return f"""
         SELECT
             query_id,
@@ -124,10 +129,10 @@ def _search_clicks(ranges: Sequence[Range], params: Params) -> str:
     in_range = time_condition("timestamp", ranges, params)
     click_range = time_condition("timestamp", widen(ranges, CLICK_LOOKBACK, CLICK_WINDOW), params)
     return f"""
-        SELECT query_id, hour, session_id, product_id, position, clicked_at
+        SELECT query_id, hour, click_id, session_id, product_id, position, clicked_at
         FROM
         (
-            SELECT query_id, session_id, product_id, position, timestamp AS clicked_at
+            SELECT query_id, event_id AS click_id, session_id, product_id, position, timestamp AS clicked_at
             FROM events
             WHERE event_type = 'click' AND {click_range}
                 AND query_id IN (SELECT query_id FROM search_events WHERE {in_range})
@@ -142,54 +147,60 @@ def _search_clicks(ranges: Sequence[Range], params: Params) -> str:
         WHERE clicked_at >= started_at - {_CLICK_LOOKBACK_S} AND clicked_at < started_at + {_CLICK_WINDOW_S}"""
 
 
-def _conversion_flags(ranges: Sequence[Range], params: Params) -> str:
-    """Per search: whether a product clicked from it was added to cart or bought in time."""
+def _click_summary(ranges: Sequence[Range], params: Params) -> str:
+    """Per search: its clicks, their positions, and whether a clicked product was added to cart or bought in time."""
     clicks = _search_clicks(ranges, params)
     conversion_range = time_condition(
         "timestamp", widen(ranges, CLICK_LOOKBACK, CLICK_WINDOW + CONVERSION_WINDOW), params
     )
+    # A click joins every conversion of its product in its session (or none,
+    # with defaults), so the flags are taken per click before clicks are counted.
+    per_click = f"""
+        SELECT
+            query_id,
+            hour,
+            click_id,
+            any(position) AS click_position,
+            max(conversion_type = 'add_to_cart' AND in_window) AS carted,
+            max(conversion_type = 'purchase' AND in_window) AS bought
+        FROM
+        (
+            SELECT query_id, hour, click_id, position, conversion_type,
+                converted_at >= clicked_at AND converted_at < clicked_at + {_CONVERSION_WINDOW_S} AS in_window
+            FROM ({clicks})
+            ALL LEFT JOIN
+            (
+                SELECT session_id, product_id, toString(event_type) AS conversion_type, timestamp AS converted_at
+                FROM events
+                WHERE event_type IN ('add_to_cart', 'purchase') AND session_id != '' AND {conversion_range}
+            ) USING (session_id, product_id)
+        )
+        GROUP BY query_id, hour, click_id"""
     return f"""
         SELECT
             query_id,
             hour,
-            max(event_type = 'add_to_cart') AS with_add_to_cart,
-            max(event_type = 'purchase') AS with_purchase
-        FROM
-        (
-            SELECT query_id, hour, event_type, clicked_at, converted_at
-            FROM ({clicks})
-            ALL INNER JOIN
-            (
-                SELECT session_id, product_id, event_type, timestamp AS converted_at
-                FROM events
-                WHERE event_type IN ('add_to_cart', 'purchase') AND session_id != '' AND {conversion_range}
-            ) USING (session_id, product_id)
-            WHERE converted_at >= clicked_at AND converted_at < clicked_at + {_CONVERSION_WINDOW_S}
-        )
+            count() AS click_count,
+            sum(click_position) AS position_sum,
+            groupArray(click_position) AS positions,
+            max(carted) AS with_add_to_cart,
+            max(bought) AS with_purchase
+        FROM ({per_click})
         GROUP BY query_id, hour"""
 
 
 def search_facts(ranges: Sequence[Range], params: Params) -> str:
     """Select one row per counted search started in ranges, with its clicks and conversions."""
     groups = search_groups(time_condition("timestamp", ranges, params))
-    click_stats = f"""
-        SELECT query_id, hour, count() AS click_count, sum(position) AS position_sum, groupArray(position) AS positions
-        FROM ({_search_clicks(ranges, params)})
-        GROUP BY query_id, hour"""
-    flags = _conversion_flags(ranges, params)
+    clicks = _click_summary(ranges, params)
     typed_on = _typed_on(ranges, params)
     return f"""
         SELECT *
         FROM
         (
             SELECT *
-            FROM
-            (
-                SELECT *
-                FROM ({groups})
-                ANY LEFT JOIN ({click_stats}) USING (query_id, hour)
-            )
-            ANY LEFT JOIN ({flags}) USING (query_id, hour)
+            FROM ({groups})
+            ANY LEFT JOIN ({clicks}) USING (query_id, hour)
         )
         ANY LEFT JOIN ({typed_on}) USING (query_id, hour)
         WHERE NOT (typed_on = 1 AND click_count = 0)"""

@@ -185,3 +185,13 @@ def test_refresh_runs_as_task(client, celery_worker, storage_ready):
         f"SELECT count() FROM {PERIODS_TABLE} WHERE period_hours = 1 AND period_start >= toDateTime(%(day)s) "
         "AND period_start < toDateTime(%(day)s) + 86400", {"day": DAY}, tag="tests.analytics")[0][0]
     assert hours == 24
+
+
+def test_openapi_documents_analytics(api):
+    spec = api.get("/openapi.json").get_json()
+    paths = spec["paths"]
+    assert "/api/v1/analytics/search/summary" in paths
+    assert "/api/v1/analytics/products/{product_id}/timeseries" in paths
+    assert "/api/v1/admin/aggregations/refresh" in paths
+    parameters = {item["name"] for item in paths["/api/v1/analytics/search/timeseries"]["get"]["parameters"]}
+    assert {"from", "to", "interval", "tz", "compare"} <= parameters

@@ -15,7 +15,8 @@ from storage.analytics.queries import Reader
 
 def reader(endpoint: str) -> Reader:
     """Return a summary-mode reader whose queries are tagged with the endpoint's name."""
-    return Reader(clients.clickhouse(clients.WEB), tag=f"api.analytics.{endpoint}")
+    return Reader(clients.clickhouse(clients.WEB), tag=f"api.analytics.{endpoint}",
+                  connect=lambda: clients.clickhouse(clients.WEB))
 
 
 def iso_utc(moment: datetime) -> str:
