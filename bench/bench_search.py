@@ -34,6 +34,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import requests
+import urllib3
 from elasticsearch import Elasticsearch
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -53,6 +54,9 @@ SERVICES = ROOT / "scripts" / "services.sh"
 REDIS_PORT = 6392
 REDIS_STATE = ROOT / ".local" / "private" / "bench-search-redis"
 WARMUP_REQUESTS = 50
+# Each level alternates between the targets this many times, so a burst of
+# load from other processes on the machine falls on both alike.
+ROUNDS = 6
 
 
 def load_catalog(alias: str) -> int:
@@ -109,8 +113,8 @@ def start_gunicorn(env: dict[str, str], port: int, log_path: Path) -> subprocess
     raise RuntimeError(f"gunicorn did not respond to /health within 60s; see {log_path}")
 
 
-def run_level(send, queries: list[str], concurrency: int) -> dict[str, float]:
-    """Send every query once with `concurrency` threads; return latency percentiles and throughput."""
+def time_requests(send, queries: list[str], concurrency: int) -> tuple[list[float], float]:
+    """Send every query once with `concurrency` threads; return the latencies in ms and the wall time in s."""
     latencies: list[float] = []
     lock = threading.Lock()
 
@@ -124,8 +128,11 @@ def run_level(send, queries: list[str], concurrency: int) -> dict[str, float]:
     started = time.perf_counter()
     with ThreadPoolExecutor(max_workers=concurrency) as pool:
         list(pool.map(one, queries))
-    wall = time.perf_counter() - started
-    latencies.sort()
+    return latencies, time.perf_counter() - started
+
+
+def summarize(latencies: list[float], wall: float) -> dict[str, float]:
+    latencies = sorted(latencies)
     return {
         "p50_ms": statistics.median(latencies),
         "p99_ms": latencies[min(len(latencies) - 1, int(len(latencies) * 0.99))],
@@ -133,27 +140,31 @@ def run_level(send, queries: list[str], concurrency: int) -> dict[str, float]:
     }
 
 
-def api_sender(port: int):
-    local = threading.local()
+def run_level(send, queries: list[str], concurrency: int) -> dict[str, float]:
+    return summarize(*time_requests(send, queries, concurrency))
+
+
+def compare(targets: dict, queries: list[str], concurrency: int, rounds: int = ROUNDS) -> dict[str, dict]:
+    """Time each target on the same queries, alternating in rounds so both see the same background load."""
+    latencies = {name: [] for name in targets}
+    walls = {name: 0.0 for name in targets}
+    size = -(-len(queries) // rounds)
+    for start in range(0, len(queries), size):
+        for name, send in targets.items():
+            measured, wall = time_requests(send, queries[start:start + size], concurrency)
+            latencies[name] += measured
+            walls[name] += wall
+    return {name: summarize(latencies[name], walls[name]) for name in targets}
+
+
+def api_sender(pool: urllib3.HTTPConnectionPool, path: str):
+    """Send GET requests with urllib3, the HTTP library under the Elasticsearch client, so both
+    targets pay the same client-side cost."""
 
     def send(text: str) -> None:
-        session = getattr(local, "session", None)
-        if session is None:
-            session = local.session = requests.Session()
-        response = session.get(f"http://127.0.0.1:{port}/api/v1/search", params={"q": text}, timeout=30)
-        if response.status_code != 200:
-            raise RuntimeError(f"search returned status {response.status_code} for {text!r}: {response.text[:200]}")
-
-    return send
-
-
-def api_suggest_sender(port: int):
-    session = requests.Session()
-
-    def send(prefix: str) -> None:
-        response = session.get(f"http://127.0.0.1:{port}/api/v1/search/suggest", params={"q": prefix}, timeout=30)
-        if response.status_code != 200:
-            raise RuntimeError(f"suggest returned status {response.status_code} for {prefix!r}: {response.text[:200]}")
+        response = pool.request("GET", path, fields={"q": text})
+        if response.status != 200:
+            raise RuntimeError(f"{path} returned status {response.status} for {text!r}: {response.data[:200]!r}")
 
     return send
 
@@ -201,7 +212,8 @@ def main() -> None:
         gunicorn = start_gunicorn(service_env, port, ROOT / ".local" / "log" / "bench-search-gunicorn.log")
         es = Elasticsearch(settings.elastic_url, request_timeout=30, connections_per_node=max(levels) + 2)
 
-        api, direct = api_sender(port), direct_sender(es, settings.elastic_index)
+        pool = urllib3.HTTPConnectionPool("127.0.0.1", port, maxsize=max(levels) + 2, timeout=30.0)
+        api, direct = api_sender(pool, "/api/v1/search"), direct_sender(es, settings.elastic_index)
         measured = queries[WARMUP_REQUESTS:]
         # Both targets see every query once before timing, so neither profits
         # from caches that the other one warmed.
@@ -210,18 +222,20 @@ def main() -> None:
 
         results = []
         for level in levels:
-            direct_result = run_level(direct, measured, level)
-            api_result = run_level(api, measured, level)
-            results.append({"concurrency": level, "direct": direct_result, "api": api_result,
-                            "median_ratio": api_result["p50_ms"] / direct_result["p50_ms"]})
+            timed = compare({"direct": direct, "api": api}, measured, level)
+            results.append({"concurrency": level, **timed,
+                            "median_ratio": timed["api"]["p50_ms"] / timed["direct"]["p50_ms"]})
         # Keystrokes: the first 2 to 5 characters of each query, one at a time.
         prefixes = [text[:length] for text in measured[:100] for length in range(2, 6) if len(text) >= length]
-        suggest = {"direct": run_level(direct_suggest_sender(es, settings.elastic_index), prefixes, 1),
-                   "api": run_level(api_suggest_sender(port), prefixes, 1)}
+        suggest = compare({"direct": direct_suggest_sender(es, settings.elastic_index),
+                           "api": api_sender(pool, "/api/v1/search/suggest")}, prefixes, 1)
+        # The floor of any request through gunicorn and Flask, for reading the ratios.
+        health = run_level(api_sender(pool, "/health"), measured[:200], 1)
         report(results, indexed, len(measured), len(set(measured)))
         report_suggest(suggest, len(prefixes))
+        sys.stdout.write(f"GET /health through the same stack, one at a time: p50 {health['p50_ms']:.2f} ms\n")
         if args.json:
-            args.json.write_text(json.dumps({"search": results, "suggest": suggest}, indent=2))
+            args.json.write_text(json.dumps({"search": results, "suggest": suggest, "health": health}, indent=2))
     finally:
         if gunicorn is not None:
             os.killpg(gunicorn.pid, signal.SIGTERM)

@@ -1,10 +1,11 @@
 """Popular past queries for autocomplete, kept in Redis and refreshed from ClickHouse.
 
 A refresh task counts the searches with results per normalized query over the
-last days in search_events. It replaces two Redis keys in one transaction: a
-sorted set of the queries, all with score 0 so that ZRANGEBYLEX finds a
-prefix, and a hash of their counts. A keystroke then costs two Redis calls and
-never touches ClickHouse.
+last days in search_events. It replaces one Redis sorted set in a transaction:
+every member has score 0, so ZRANGEBYLEX finds a prefix, and is the query, a
+NUL byte and its count, so one call returns queries and counts. A keystroke
+costs one Redis round trip (with the refresh check) and never touches
+ClickHouse.
 """
 
 from __future__ import annotations
@@ -22,7 +23,8 @@ from storage.text_analysis import normalize_query
 logger = logging.getLogger(__name__)
 
 QUERIES_KEY = "search:suggest:queries"
-COUNTS_KEY = "search:suggest:counts"
+# Separates a query from its count in a member; it sorts before any character.
+_SEPARATOR = b"\x00"
 REFRESHED_AT_KEY = "search:suggest:refreshed_at"
 # Set while a refresh is due to start or running; its expiry is the refresh period.
 REFRESH_MARKER_KEY = "search:suggest:refresh_marker"
@@ -38,32 +40,32 @@ MAX_QUERY_LENGTH = 100
 _SCAN_LIMIT = 500
 
 
-def popular_queries(prefix: str, limit: int) -> list[dict[str, object]]:
-    """Return up to `limit` past queries starting with the prefix, most searched first."""
-    start = normalize_query(prefix)
-    if not start:
-        return []
-    client = clients.redis_client()
+def popular_queries(prefix: str, limit: int, *, claim_refresh: bool = False) -> tuple[list[dict[str, object]], bool]:
+    """Return up to `limit` past queries starting with the prefix, most searched first.
+
+    With claim_refresh, the same round trip also tells whether the caller
+    should start a refresh (True once per REFRESH_PERIOD_SECONDS).
+    """
+    start = normalize_query(prefix).encode()
+    pipe = clients.redis_client().pipeline(transaction=False)
+    if start:
+        pipe.zrangebylex(QUERIES_KEY, b"[" + start, b"[" + start + b"\xff", start=0, num=_SCAN_LIMIT)
+    if claim_refresh:
+        pipe.set(REFRESH_MARKER_KEY, b"1", nx=True, ex=REFRESH_PERIOD_SECONDS)
     try:
-        members = client.zrangebylex(QUERIES_KEY, b"[" + start.encode(), b"[" + start.encode() + b"\xff",
-                                     start=0, num=_SCAN_LIMIT)
-        counts = client.hmget(COUNTS_KEY, members) if members else []
+        replies = pipe.execute() if start or claim_refresh else []
     except redis.RedisError as exc:
         raise StorageUnavailable("redis", type(exc).__name__) from exc
 
-    ranked = sorted(
-        ((member.decode(), int(count or 0)) for member, count in zip(members, counts)),
-        key=lambda pair: (-pair[1], pair[0]),
-    )
-    return [{"query": query, "count": count} for query, count in ranked[:limit]]
+    members = replies[0] if start else []
+    refresh_due = bool(replies[-1]) if claim_refresh else False
+    ranked = sorted((_decode(member) for member in members), key=lambda pair: (-pair[1], pair[0]))
+    return [{"query": query, "count": count} for query, count in ranked[:limit]], refresh_due
 
 
-def claim_refresh() -> bool:
-    """Return True once per refresh period: the caller should then start a refresh."""
-    try:
-        return bool(clients.redis_client().set(REFRESH_MARKER_KEY, b"1", nx=True, ex=REFRESH_PERIOD_SECONDS))
-    except redis.RedisError as exc:
-        raise StorageUnavailable("redis", type(exc).__name__) from exc
+def _decode(member: bytes) -> tuple[str, int]:
+    query, _, count = member.rpartition(_SEPARATOR)
+    return query.decode(), int(count)
 
 
 def count_recent_queries(*, tag: str, days: int = WINDOW_DAYS, min_searches: int = MIN_SEARCHES,
@@ -90,17 +92,15 @@ def count_recent_queries(*, tag: str, days: int = WINDOW_DAYS, min_searches: int
 
 def replace_popular_queries(counts: list[tuple[str, int]]) -> None:
     """Replace the stored queries and counts with these in one transaction."""
-    suffix = uuid.uuid4().hex
-    staging_queries, staging_counts = f"{QUERIES_KEY}:{suffix}", f"{COUNTS_KEY}:{suffix}"
+    staging = f"{QUERIES_KEY}:{uuid.uuid4().hex}"
+    members = {query.encode() + _SEPARATOR + str(count).encode(): 0 for query, count in counts}
     try:
         pipe = clients.redis_client().pipeline(transaction=True)
-        if counts:
-            pipe.zadd(staging_queries, {query: 0 for query, _ in counts})
-            pipe.hset(staging_counts, mapping={query: count for query, count in counts})
-            pipe.rename(staging_queries, QUERIES_KEY)
-            pipe.rename(staging_counts, COUNTS_KEY)
+        if members:
+            pipe.zadd(staging, members)
+            pipe.rename(staging, QUERIES_KEY)
         else:
-            pipe.delete(QUERIES_KEY, COUNTS_KEY)
+            pipe.delete(QUERIES_KEY)
         pipe.set(REFRESHED_AT_KEY, int(time.time()))
         pipe.execute()
     except redis.RedisError as exc:

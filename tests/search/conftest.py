@@ -7,7 +7,6 @@ import shutil
 import subprocess
 
 import pytest
-from flask.testing import FlaskClient
 
 from storage.search_index import build_document
 from tests.conftest import ROOT, SERVICES
@@ -93,17 +92,6 @@ def catalog_alias(search_settings, storage_ready):
     search_index.drop_all(alias)
 
 
-class ClosingClient(FlaskClient):
-    """A test client that reads and closes every response, as a WSGI server does.
-
-    The search buffers its event in a callback that runs when the response is
-    closed; the default test client leaves responses open.
-    """
-
-    def open(self, *args, buffered: bool = True, **kwargs):
-        return super().open(*args, buffered=buffered, **kwargs)
-
-
 @pytest.fixture(scope="session")
 def search_app(search_settings, catalog_alias, storage_ready):
     """An app that searches the known catalog (same services as the session's app)."""
@@ -113,7 +101,6 @@ def search_app(search_settings, catalog_alias, storage_ready):
 
     app = create_app(search_settings)
     app.config["TESTING"] = True
-    app.test_client_class = ClosingClient
     # create_app configured the process's clients with the search alias; the
     # rest of the session expects the session's own settings back.
     clients.configure(storage_ready)

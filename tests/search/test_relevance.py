@@ -14,7 +14,6 @@ import pytest
 
 from storage.text_analysis import analyze
 from tests.conftest import DATASETS
-from tests.search.conftest import ClosingClient
 
 PRODUCTS = DATASETS / "bestbuy-products-typesense" / "products.jsonl"
 QUERIES = DATASETS / "algolia-bestbuy-query-suggestions" / "queries.csv"
@@ -56,7 +55,6 @@ def relevance_client(storage_ready):
 
     app = create_app(settings)
     app.config["TESTING"] = True
-    app.test_client_class = ClosingClient
     clients.configure(storage_ready)
     configure_celery(storage_ready)
     yield app.test_client()

@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 
 from storage import clients, search, search_index
-from tests.search.conftest import ClosingClient, PrivateService, product_documents
+from tests.search.conftest import PrivateService, product_documents
+from webapp.search.events import sender
 
 
 @pytest.fixture()
@@ -29,7 +30,6 @@ def _app(settings):
 
     app = create_app(settings)
     app.config["TESTING"] = True
-    app.test_client_class = ClosingClient
     return app.test_client()
 
 
@@ -41,6 +41,7 @@ def test_search_answers_and_counts_lost_events_when_redis_is_down(private_redis,
     lost_before = stats["lost_events_process"]
 
     assert client.get("/api/v1/search?q=torch").status_code == 200
+    assert sender.flush()
     assert clients.redis_client().llen("events:buffer:search") == 1
 
     private_redis.stop()
@@ -48,6 +49,7 @@ def test_search_answers_and_counts_lost_events_when_redis_is_down(private_redis,
     body = response.get_json()
     assert response.status_code == 200, body
     assert [hit["id"] for hit in body["hits"]] == ["p01"]
+    assert sender.flush()
     stats = client.get("/api/v1/search/stats").get_json()
     assert stats["lost_events_process"] == lost_before + 1
     assert stats["lost_events_recorded"] is None
@@ -55,6 +57,7 @@ def test_search_answers_and_counts_lost_events_when_redis_is_down(private_redis,
     # Once Redis answers again, the next search adds the loss to the shared counter.
     private_redis.start()
     assert client.get("/api/v1/search?q=skillet").status_code == 200
+    assert sender.flush()
     stats = client.get("/api/v1/search/stats").get_json()
     assert stats["lost_events_recorded"] == 1
     assert stats["lost_events_process"] == lost_before + 1

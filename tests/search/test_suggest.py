@@ -93,8 +93,19 @@ def test_popular_queries_appear_after_refresh(celery_worker, search_client):
 
 def test_popular_queries_rank_by_count(storage_ready):
     clients.configure(storage_ready)
+    query_suggestions.replace_popular_queries([("iphone case", 9), ("iphone", 30), ("ipad", 4), ("phone", 50),
+                                               ("iphone 15 pro", 120)])
+    assert query_suggestions.popular_queries("iphone 1", 5)[0] == [{"query": "iphone 15 pro", "count": 120}]
     query_suggestions.replace_popular_queries([("iphone case", 9), ("iphone", 30), ("ipad", 4), ("phone", 50)])
-    found = query_suggestions.popular_queries("  IPh", 5)
+    found, _ = query_suggestions.popular_queries("  IPh", 5)
     assert found == [{"query": "iphone", "count": 30}, {"query": "iphone case", "count": 9}]
-    assert query_suggestions.popular_queries("ip", 1) == [{"query": "iphone", "count": 30}]
-    assert query_suggestions.popular_queries("x", 5) == []
+    assert query_suggestions.popular_queries("ip", 1)[0] == [{"query": "iphone", "count": 30}]
+    assert query_suggestions.popular_queries("x", 5)[0] == []
+
+
+def test_refresh_is_claimed_once_per_period(storage_ready):
+    clients.configure(storage_ready)
+    clients.redis_client().delete(query_suggestions.REFRESH_MARKER_KEY)
+    assert query_suggestions.popular_queries("ip", 5, claim_refresh=True)[1] is True
+    assert query_suggestions.popular_queries("ip", 5, claim_refresh=True)[1] is False
+    assert 0 < clients.redis_client().ttl(query_suggestions.REFRESH_MARKER_KEY) <= query_suggestions.REFRESH_PERIOD_SECONDS

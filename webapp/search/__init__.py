@@ -16,7 +16,7 @@ from storage import query_suggestions, search, search_stats
 from storage.errors import StorageUnavailable
 from storage.search import MAX_RESULT_WINDOW, SearchRejected, SearchRequest
 from tasks.celery_app import app as celery_app
-from webapp.search.events import build_search_event, lost_events, now_utc, record_search_event
+from webapp.search.events import build_search_event, lost_events, now_utc, sender
 from webapp.search.schemas import (
     SearchArgsSchema,
     SearchHeadersSchema,
@@ -98,9 +98,7 @@ class Search(MethodView):
             "hits": result.hits,
             "facets": result.facets,
         })
-        # A WSGI server runs this callback after it has sent the response, so
-        # the shopper does not wait for Redis.
-        response.call_on_close(lambda: record_search_event(event))
+        sender.submit(event)
         return response
 
 
@@ -122,8 +120,7 @@ class Suggest(MethodView):
 
 def _popular_queries(prefix: str, size: int) -> list[dict]:
     try:
-        queries = query_suggestions.popular_queries(prefix, size)
-        refresh_due = query_suggestions.claim_refresh()
+        queries, refresh_due = query_suggestions.popular_queries(prefix, size, claim_refresh=True)
     except StorageUnavailable as exc:
         logger.warning("query_suggestions_unavailable error=%s", exc)
         return []

@@ -1,15 +1,22 @@
 """The search event: built from a search and handed to the event buffer.
 
-A search returns its results even when Redis is down. The event is then
-lost: it is logged and counted in this process, and the next search that
-reaches Redis again adds the count to the shared counter there.
+A search puts its event on an in-process queue and returns. A background
+thread of each process pushes the waiting events to the Redis buffer, all of
+them in one call, so no request waits for Redis and busy processes make fewer
+round trips. With Redis down the search still returns its results and the
+event is lost: it is logged and counted in this process, and the next push
+that reaches Redis again adds the count to the shared counter there.
 """
 
 from __future__ import annotations
 
+import atexit
 import json
 import logging
+import os
+import queue
 import threading
+import time
 import uuid
 from datetime import datetime, timezone
 from typing import Any
@@ -33,10 +40,10 @@ class LostEventCounter:
         self.total = 0
         self._unrecorded = 0
 
-    def add(self) -> None:
+    def add(self, count: int = 1) -> None:
         with self._lock:
-            self.total += 1
-            self._unrecorded += 1
+            self.total += count
+            self._unrecorded += count
 
     def take_unrecorded(self) -> int:
         with self._lock:
@@ -101,27 +108,93 @@ def build_search_event(
     }
 
 
-def record_search_event(row: dict[str, Any]) -> bool:
-    """Hand the event to the buffer; return False when it was lost.
+def record_search_events(rows: list[dict[str, Any]]) -> bool:
+    """Push events to the buffer in one call; return False when they were lost.
 
-    Catches every exception: it runs after the response was sent, where an
-    exception would reach the server's log without the event's ids.
+    Catches every exception: it runs in the sender thread, where an exception
+    would end the thread and reach the log without the events' ids.
     """
     try:
-        event_buffer.push("search", [row])
+        event_buffer.push("search", rows)
     except StorageUnavailable as exc:
-        lost_events.add()
-        logger.warning("search_event_lost query_id=%s event_id=%s error=%s lost_in_process=%d",
-                       row["query_id"], row["event_id"], exc, lost_events.total)
+        lost_events.add(len(rows))
+        logger.warning("search_events_lost count=%d first_query_id=%s error=%s lost_in_process=%d",
+                       len(rows), rows[0]["query_id"], exc, lost_events.total)
         return False
     except Exception:
-        lost_events.add()
-        logger.exception("search_event_failed query_id=%s event_id=%s lost_in_process=%d",
-                         row["query_id"], row["event_id"], lost_events.total)
+        lost_events.add(len(rows))
+        logger.exception("search_events_failed count=%d first_query_id=%s lost_in_process=%d",
+                         len(rows), rows[0]["query_id"], lost_events.total)
         return False
 
     _record_earlier_losses()
     return True
+
+
+class EventSender:
+    """The queue of search events waiting for Redis in this process, and the thread that pushes them."""
+
+    # Events waiting beyond this count are dropped (and counted as lost), so
+    # a long Redis outage cannot grow the process without bound.
+    MAX_WAITING = 10_000
+    MAX_BATCH = 500
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._queue: queue.Queue[dict[str, Any]] = queue.Queue(self.MAX_WAITING)
+        self._thread: threading.Thread | None = None
+        self._pid = 0
+
+    def submit(self, row: dict[str, Any]) -> None:
+        """Queue one event for the background push; never blocks."""
+        self._ensure_thread()
+        try:
+            self._queue.put_nowait(row)
+        except queue.Full:
+            lost_events.add()
+            logger.warning("search_events_lost count=1 first_query_id=%s error=queue_full lost_in_process=%d",
+                           row["query_id"], lost_events.total)
+
+    def flush(self, timeout: float = 5.0) -> bool:
+        """Wait until every queued event has been pushed or lost; return False on timeout."""
+        deadline = time.monotonic() + timeout
+        while self._queue.unfinished_tasks:
+            if time.monotonic() >= deadline:
+                return False
+            time.sleep(0.005)
+        return True
+
+    def _ensure_thread(self) -> None:
+        if self._pid == os.getpid() and self._thread is not None and self._thread.is_alive():
+            return
+        with self._lock:
+            if self._pid == os.getpid() and self._thread is not None and self._thread.is_alive():
+                return
+            if self._pid != os.getpid():
+                # A forked child has no sender thread, and the parent's queue lock may be held.
+                self._queue = queue.Queue(self.MAX_WAITING)
+                self._pid = os.getpid()
+            self._thread = threading.Thread(target=self._run, name="search-event-sender", daemon=True)
+            self._thread.start()
+
+    def _run(self) -> None:
+        events = self._queue
+        while True:
+            rows = [events.get()]
+            while len(rows) < self.MAX_BATCH:
+                try:
+                    rows.append(events.get_nowait())
+                except queue.Empty:
+                    break
+            record_search_events(rows)
+            for _ in rows:
+                events.task_done()
+
+
+sender = EventSender()
+# Push what is still queued when the process exits normally (a gunicorn worker
+# restart); a killed process loses at most what was queued.
+atexit.register(sender.flush, 2.0)
 
 
 def _record_earlier_losses() -> None:
