@@ -129,6 +129,22 @@ def get_product_rows(ids: Iterable[str], *, tag: str, profile: str = clients.WEB
     return {row["id"]: _product_from_row(row) for row in rows}
 
 
+def get_product_states(ids: Iterable[str], *, tag: str) -> dict[str, dict[str, Any]]:
+    """Return the version, created_at and deleted flag of each stored id (cheaper than whole rows)."""
+    ids = list(dict.fromkeys(ids))
+    if not ids:
+        return {}
+    rows = clients.clickhouse().execute(
+        "SELECT id, version, created_at, deleted FROM products FINAL WHERE id IN %(ids)s",
+        {"ids": tuple(ids)},
+        tag=tag,
+    )
+    return {
+        product_id: {"version": version, "created_at": created_at.replace(tzinfo=timezone.utc), "deleted": bool(deleted)}
+        for product_id, version, created_at, deleted in rows
+    }
+
+
 def get_product(product_id: str, *, tag: str, profile: str = clients.WEB) -> dict[str, Any] | None:
     """Return the live product, or None when it never existed or was deleted."""
     row = get_product_rows([product_id], tag=tag, profile=profile).get(product_id)

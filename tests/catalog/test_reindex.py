@@ -23,16 +23,18 @@ def _own_client(app):
     return own
 
 
-def _follow_task(client, task_id: str, timeout: float = 180) -> tuple[dict, list[str]]:
-    states = []
+def _follow_task(client, task_id: str, timeout: float = 180) -> tuple[dict, list[dict]]:
+    """Poll GET /tasks/{id} until the task ends; return the last body and every body seen."""
+    seen = []
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         body = client.get(f"/api/v1/tasks/{task_id}").get_json()
-        states.append(body["state"])
+        seen.append(body)
         if body["state"] in ("SUCCESS", "FAILURE"):
-            return body, states
-        time.sleep(0.1)
-    raise AssertionError(f"reindex task {task_id} not finished after {timeout}s; states seen: {sorted(set(states))}")
+            return body, seen
+        time.sleep(0.05)
+    states = sorted({body["state"] for body in seen})
+    raise AssertionError(f"reindex task {task_id} not finished after {timeout}s; states seen: {states}")
 
 
 def _assert_index_matches_catalog(uid: str) -> None:
@@ -112,7 +114,7 @@ def test_reindex_under_writes_and_searches(app, client, celery_worker, uid):
         time.sleep(1)
         started = client.post("/api/v1/admin/reindex")
         assert started.status_code == 202
-        final, states = _follow_task(client, started.get_json()["task_id"])
+        final, seen = _follow_task(client, started.get_json()["task_id"])
         time.sleep(1)
     finally:
         stop.set()
@@ -120,6 +122,9 @@ def test_reindex_under_writes_and_searches(app, client, celery_worker, uid):
             thread.join()
 
     assert final["state"] == "SUCCESS", final
+    loading = [body["progress"] for body in seen if body["state"] == "PROGRESS" and body["progress"]["phase"] == "loading"]
+    assert loading, [body["state"] for body in seen]
+    assert loading[-1]["total"] >= SEEDED
     assert final["result"]["status"] == "done"
     assert final["result"]["indexed"] >= SEEDED - 1000
     assert final["result"]["failed"] == 0

@@ -104,7 +104,7 @@ def upsert_products(products: list[dict[str, Any]], *, tag: str) -> list[dict]:
     """
     if not products:
         return []
-    stored = catalog.get_product_rows([p["id"] for p in products], tag=tag)
+    stored = catalog.get_product_states([p["id"] for p in products], tag=tag)
     now = catalog.now_utc()
     rows, results = [], []
     for data in products:
