@@ -145,7 +145,9 @@ def start_processes(env: dict) -> list[subprocess.Popen]:
             if connection.getresponse().status == 200:
                 return [web, worker]
         except OSError:
-            time.sleep(0.3)
+            pass
+        time.sleep(0.3)
+    stop_processes([web, worker])
     raise RuntimeError("gunicorn did not answer within 60 s; see .local/log/bench-events-web.log")
 
 

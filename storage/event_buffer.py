@@ -363,6 +363,10 @@ return length
 def _call(script: str, keys: list[str], args: list[Any]) -> Any:
     try:
         return _script(script)(keys=keys, args=args)
+    except redis.ResponseError as exc:
+        # Redis answered, so this is no outage: a script failed on the data it found.
+        logger.error("event_buffer_script_failed keys=%s error=%s", ",".join(keys), exc)
+        raise StorageUnavailable("redis", f"script failed: {exc}") from exc
     except redis.RedisError as exc:
         raise StorageUnavailable("redis", type(exc).__name__) from exc
 
