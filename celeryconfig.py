@@ -64,6 +64,15 @@ worker_send_task_events = False
 # Beat entries use crontab, not intervals of a minute or more, because an
 # interval restarts from zero whenever beat restarts. Features add entries here.
 beat_schedule: dict = {
+    # Every minute: flush events left in the Redis buffer when their scheduled
+    # flush was lost, for example with a Redis restart (the buffer survives in
+    # the AOF, the delayed flush message a worker held does not), so a restart
+    # delays storage by at most about a minute.
+    "events.sweep": {
+        "task": "events.sweep",
+        "schedule": crontab(minute="*"),
+        "options": {"expires": 50},
+    },
     # Hourly at minute 17, away from the top of the hour: popularity over 30
     # days changes slowly, and a run rewrites only the documents whose score
     # changed. A run not started within 50 minutes is dropped for the next.
