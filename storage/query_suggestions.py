@@ -43,7 +43,7 @@ _SCAN_LIMIT = 500
 def popular_queries(prefix: str, limit: int, *, claim_refresh: bool = False) -> tuple[list[dict[str, object]], bool]:
     """Return up to `limit` past queries starting with the prefix, most searched first.
 
-    With claim_refresh, the same round trip also tells whether the caller
+    With claim_refresh, the same round trip also returns whether the caller
     should start a refresh (True once per REFRESH_PERIOD_SECONDS).
     """
     start = normalize_query(prefix).encode()

@@ -138,6 +138,7 @@ class EventSender:
     # a long Redis outage cannot grow the process without bound.
     MAX_WAITING = 10_000
     MAX_BATCH = 500
+    LINGER_SECONDS = 0.1
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
@@ -146,7 +147,7 @@ class EventSender:
         self._pid = 0
 
     def submit(self, row: dict[str, Any]) -> None:
-        """Queue one event for the background push; never blocks."""
+        """Queue one event for the background push without waiting for Redis or for queue space."""
         self._ensure_thread()
         try:
             self._queue.put_nowait(row)
@@ -181,9 +182,12 @@ class EventSender:
         events = self._queue
         while True:
             rows = [events.get()]
+            # Collect what arrives shortly after the first event, so a busy
+            # process pushes batches instead of waking for every search.
+            deadline = time.monotonic() + self.LINGER_SECONDS
             while len(rows) < self.MAX_BATCH:
                 try:
-                    rows.append(events.get_nowait())
+                    rows.append(events.get(timeout=max(0.0, deadline - time.monotonic())))
                 except queue.Empty:
                     break
             record_search_events(rows)
