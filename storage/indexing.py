@@ -91,8 +91,11 @@ def _item_outcome(item: dict[str, Any], building: str) -> str:
     if status == 409:
         # A newer version is already indexed: this write is obsolete, not failed.
         return "stale"
-    if status == 404 and result.get("_index") == building:
-        # No reindex is running, so there is no building index to update.
+    if result.get("_index") == building:
+        # 404: no reindex is running. Any other failure there is repaired by
+        # the reindex's catch-up, so it must not fail the live write.
+        if status != 404:
+            logger.warning("building_index_write_failed id=%s status=%d", result.get("_id"), status)
         return "skipped"
     return "failed"
 
@@ -189,13 +192,7 @@ def release_reindex_lock(alias: str, owner: str) -> None:
 
 def _create_building_index(alias: str, shards: int, replicas: int) -> str:
     es = clients.elastic(clients.TASK)
-    stray = building_alias(alias)
-    if _es_call("check index", lambda: es.indices.exists(index=stray)) and not _es_call(
-        "check alias", lambda: es.indices.exists_alias(name=stray)
-    ):
-        # A concrete index with the building alias's name blocks the alias; nothing reads it.
-        logger.warning("reindex_stray_index_deleted index=%s", stray)
-        _es_call("delete index", lambda: es.indices.delete(index=stray))
+    _drop_leftovers(alias)
     name = search_index.new_index_name(alias)
     body = search_index.index_body(shards, 0)
     # No refreshes, no replicas and no fsync per request while loading; the
@@ -205,6 +202,25 @@ def _create_building_index(alias: str, shards: int, replicas: int) -> str:
     _es_call("create index", lambda: es.indices.create(index=name, aliases={building_alias(alias): {}}, **body))
     logger.info("reindex_index_created index=%s alias=%s replicas_after=%d", name, alias, replicas)
     return name
+
+
+def _drop_leftovers(alias: str) -> None:
+    """Delete what a crashed reindex left behind under the building alias's name.
+
+    The caller holds the reindex lock, so no other reindex is using them, and
+    searches never read them.
+    """
+    es = clients.elastic(clients.TASK)
+    building = building_alias(alias)
+    if _es_call("check alias", lambda: es.indices.exists_alias(name=building)):
+        leftovers = sorted(_es_call("read alias", lambda: es.indices.get_alias(name=building)))
+    elif _es_call("check index", lambda: es.indices.exists(index=building)):
+        # A concrete index with the alias's name would block creating the alias.
+        leftovers = [building]
+    else:
+        return
+    logger.warning("reindex_leftovers_deleted indices=%s", ",".join(leftovers))
+    _drop_indices([name for name in leftovers if name not in search_index.current_indices(alias)])
 
 
 class _SharedIterator:

@@ -180,3 +180,18 @@ def test_cli_reindex_swaps_alias(app, client, uid):
     assert summary["failed"] == 0
     assert search_document(f"{uid}-1") is not None
     assert indexing.reindex_lock_owner(alias) is None
+
+
+def test_reindex_deletes_crashed_leftover(app, client, celery_worker, uid):
+    alias = app.config["SETTINGS"].elastic_index
+    es = clients.elastic(clients.TASK)
+    leftover = f"{alias}-v00000000leftover{uid}"
+    es.indices.create(index=leftover, aliases={indexing.building_alias(alias): {}}, **search_index.index_body(1, 0))
+
+    result = app.test_cli_runner().invoke(args=["catalog", "reindex"])
+
+    assert result.exit_code == 0, result.output
+    assert not es.indices.exists(index=leftover)
+    assert not es.indices.exists_alias(name=indexing.building_alias(alias))
+    version = client.post("/api/v1/products", json=product_body(f"{uid}-1")).get_json()["version"]
+    wait_for(lambda: (search_document(f"{uid}-1") or {}).get("_version") == version, message="indexing after the reindex")

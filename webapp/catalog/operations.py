@@ -10,6 +10,7 @@ from flask.views import MethodView
 from flask_smorest import Blueprint, abort
 
 from storage import indexing
+from storage.errors import StorageUnavailable
 from tasks import indexing as indexing_tasks
 from tasks.celery_app import app as celery_app
 from webapp.catalog.schemas import TaskStartedSchema, TaskStateSchema
@@ -46,10 +47,17 @@ class TaskState(MethodView):
 
 
 def describe_task(task_id: str) -> dict:
-    """Read a task's state from the result backend into a JSON-ready dict."""
+    """Read a task's state from the result backend into a JSON-ready dict.
+
+    Raises StorageUnavailable when the result backend (Redis) cannot be reached.
+    """
     result = AsyncResult(task_id, app=celery_app)
-    state = result.state
-    info = result.info
+    unreachable = tuple(getattr(celery_app.backend, "connection_errors", ()))
+    try:
+        state = result.state
+        info = result.info
+    except unreachable as exc:
+        raise StorageUnavailable("redis", type(exc).__name__) from exc
     body = {"task_id": task_id, "name": getattr(result, "name", None), "state": state,
             "progress": None, "result": None, "error": None, "date_done": result.date_done}
     if state == "SUCCESS":
