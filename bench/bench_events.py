@@ -1,9 +1,10 @@
 """Benchmark event ingestion end to end against inserting the same rows straight into ClickHouse.
 
 Starts a private Redis and a private ClickHouse, gunicorn (the project's
-worker class, without the access log) and a Celery worker on the events queue,
-then sends events built from real shop data (OTTO sessions: views and carts;
-UCI Online Retail: purchases with their prices) for a fixed time:
+worker class, without the access log) and a Celery worker on the events queue.
+Then it sends events built from real shop data for a fixed time: views and
+carts from the OTTO sessions, purchases with their prices from UCI Online
+Retail. It sends them in three ways:
   - batched: requests of 1,000 events from several client threads,
   - single: one event per request,
   - both again from one client, for the latency of a request without queueing.
@@ -148,7 +149,7 @@ def start_processes(env: dict) -> list[subprocess.Popen]:
             pass
         time.sleep(0.3)
     stop_processes([web, worker])
-    raise RuntimeError("gunicorn did not answer within 60 s; see .local/log/bench-events-web.log")
+    raise RuntimeError("gunicorn did not respond within 60 s; see .local/log/bench-events-web.log")
 
 
 def stop_processes(processes: list[subprocess.Popen]) -> None:
@@ -290,7 +291,7 @@ def main() -> None:
     processes = start_processes(env)
     try:
         direct = [run_direct_round(factory, client, 200_000, settings.event_batch_size) for _ in range(args.rounds)]
-        batched = [run_pipeline_round(factory, client, BATCH_EVENTS, args.clients, args.seconds, 40_000)
+        batched = [run_pipeline_round(factory, client, BATCH_EVENTS, args.clients, args.seconds, 70_000)
                    for _ in range(args.rounds)]
         single = [run_pipeline_round(factory, client, 1, args.single_clients, args.seconds, 3_000)
                   for _ in range(args.rounds)]

@@ -51,10 +51,9 @@ def flush(self, kind: str, full_batches_only: bool = False) -> dict:
     the task retries with exponential backoff and keeps its claimed rows.
     """
     owner = self.request.id or uuid.uuid4().hex
-    if full_batches_only:
-        event_buffer.clear_size_flush(kind)
-
     try:
+        if full_batches_only:
+            event_buffer.clear_size_flush(kind)
         outcome = drain(kind, owner, full_batches_only=full_batches_only)
     except (StorageUnavailable, QueryRejected) as exc:
         countdown = backoff_seconds(self.request.retries)

@@ -26,7 +26,7 @@ def configured(storage_ready):
 
 @pytest.fixture()
 def scheduled(configured):
-    """Record the flushes push() asks for instead of enqueuing Celery tasks."""
+    """Record the flushes push() requests instead of enqueuing Celery tasks."""
     calls: list[tuple[str, float, bool]] = []
     previous = event_buffer._flush_scheduler
     event_buffer.set_flush_scheduler(lambda kind, countdown, full: calls.append((kind, countdown, full)))

@@ -133,7 +133,7 @@ def stored_counts(settings, prefix: str) -> tuple[int, int]:
 
 
 def post_batches(app, batches: int, size: int, prefix: str, pause: float = 0.0) -> list[str]:
-    """Send batches of view events and return the event_ids answered with 202."""
+    """Send batches of view events and return the event_ids accepted with 202."""
     client = app.test_client()
     accepted = []
     for b in range(batches):
@@ -161,7 +161,7 @@ def test_worker_killed_mid_batch(private, private_app, worker):
     accepted = post_batches(private_app, 40, 1000, "kill")
     assert len(accepted) == 40_000
 
-    # Kill the pool process while it holds a claimed batch.
+    # Kill the pool process while it has a claimed batch.
     wait_for(lambda: clients.redis_client().zcard(event_buffer.CLAIMS_KEY) > 0, timeout=30, interval=0.001,
              message="a claimed batch")
     child = pool_children(process.pid)[0]

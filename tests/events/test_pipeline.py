@@ -35,7 +35,7 @@ def test_events_stored_resent_and_purged(client, configured, celery_worker):
     wait_for(lambda: stored("startsWith(event_id, 'pipe-')") == 300 and flushed(), timeout=60,
              message="300 events stored by the worker")
 
-    # The client did not see the first answer and sends the same events again.
+    # The client missed the first response and sends the same events again.
     assert client.post("/api/v1/events", json=first).status_code == 202
     wait_for(flushed, timeout=60, message="the resent batch flushed")
     assert stored("startsWith(event_id, 'pipe-')") == 300

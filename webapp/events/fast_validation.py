@@ -2,10 +2,10 @@
 
 marshmallow takes about 30 ms to load 1,000 events, which would cap one web
 process near 30,000 events/s. This module accepts only events in the plain
-forms clients send (strings, ints, ISO 8601 timestamps with an offset, prices
-as decimal strings) and returns None on anything else, in which case the
-request goes through EventSchema, which accepts it or reports the errors.
-It must never accept what EventSchema rejects; tests compare the two.
+forms clients send: strings, ints, ISO 8601 timestamps with an offset and
+prices as decimal strings. On anything else it returns None, and the request
+goes through EventSchema, which accepts it or reports the errors. It must
+never accept what EventSchema rejects, and a property test compares the two.
 """
 
 from __future__ import annotations
