@@ -22,6 +22,20 @@ class _RequestIdFilter(logging.Filter):
         return True
 
 
+class _RedactTaskArgumentsFilter(logging.Filter):
+    """Drop task arguments from Celery's log records.
+
+    Celery passes a task's args and kwargs as the `data` extra, which the JSON
+    formatter would write out; a purge task's arguments are a shopper's ids.
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        data = getattr(record, "data", None)
+        if isinstance(data, dict) and ("args" in data or "kwargs" in data):
+            record.data = {key: value for key, value in data.items() if key not in ("args", "kwargs")}
+        return True
+
+
 def configure_logging(settings: Settings, *, force: bool = False) -> None:
     """Configure the root logger once per process (not at import)."""
     global _configured
@@ -29,6 +43,7 @@ def configure_logging(settings: Settings, *, force: bool = False) -> None:
         return
     handler = logging.StreamHandler(sys.stderr)
     handler.addFilter(_RequestIdFilter())
+    handler.addFilter(_RedactTaskArgumentsFilter())
     if settings.log_format == "text":
         handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s"))
     else:
@@ -42,4 +57,7 @@ def configure_logging(settings: Settings, *, force: bool = False) -> None:
     # The drivers log every request at INFO; their failures reach us as exceptions.
     for noisy in ("elastic_transport", "urllib3", "clickhouse_driver", "redis", "tzlocal"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
+    # At DEBUG these print whole task messages, arguments included.
+    for verbose in ("celery.pool", "celery.bootsteps", "kombu"):
+        logging.getLogger(verbose).setLevel(logging.INFO)
     _configured = True
