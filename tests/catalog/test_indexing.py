@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import threading
 
-from storage import indexing
+from storage import clients, indexing
 from tests.catalog.conftest import product_body, search_document
 from tests.conftest import wait_for
 
@@ -82,3 +82,22 @@ def test_category_rename_reindexes_products(client, celery_worker, uid):
 
     wait_for(lambda: (search_document(f"{uid}-1") or {}).get("category_names") == ["Trainers"],
              message="the new category name in the document")
+
+
+def test_ancestor_filter_and_keyword_sort(client, celery_worker, uid):
+    client.post("/api/v1/categories", json={"id": f"{uid}-root", "name": "Home"})
+    client.post("/api/v1/categories", json={"id": f"{uid}-leaf", "name": "Mugs", "parent_id": f"{uid}-root"})
+    versions = {}
+    for number, brand in enumerate(["Zeta", "Alpha"]):
+        body = product_body(f"{uid}-{number}", brand=brand, category_id=f"{uid}-leaf")
+        versions[body["id"]] = client.post("/api/v1/products", json=body).get_json()["version"]
+    for product_id, version in versions.items():
+        wait_for(_indexed_at(product_id, version), message=f"{product_id} indexed")
+
+    es = clients.elastic(clients.TASK)
+    alias = clients.settings().elastic_index
+    es.indices.refresh(index=alias)
+    result = es.search(index=alias, query={"term": {"category_path": f"{uid}-root"}},
+                       sort=[{"brand.keyword": "asc"}, {"price": "desc"}])
+
+    assert [hit["_source"]["brand"] for hit in result["hits"]["hits"]] == ["Alpha", "Zeta"]
