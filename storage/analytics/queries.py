@@ -19,7 +19,9 @@ from typing import Any
 from storage.analytics import buckets
 from storage.analytics.periods import Plan, naive_utc, plan_range, raw_plan, registry_bounds, registry_sql
 from storage.analytics.sources import Params
-from storage.analytics.tables import ATTRIBUTED, CLICK_POSITIONS, FILTERS, LATENCY, PRODUCTS, SEARCH, Rollup
+from storage.analytics.tables import (
+    ATTRIBUTED, CLICK_POSITIONS, FILTERS, LATENCY, PRODUCTS, SEARCH, SEARCH_TOTALS, Rollup,
+)
 from storage.clickhouse import ClickHouse
 
 SUMMARY = "summary"
@@ -246,7 +248,7 @@ def search_timeseries(reader: Reader, start: datetime, end: datetime, *, interva
     bucket = buckets.bucket_function(interval, params.add(tz))
     rows = reader.rows(
         f"""SELECT bucket, sum(searches), sum(zero_result_searches), sum(searches_with_results), sum(searches_with_click)
-            FROM ({combined(SEARCH, plan, params, bucket)}) GROUP BY bucket""",
+            FROM ({combined(SEARCH_TOTALS, plan, params, bucket)}) GROUP BY bucket""",
         params,
     )
     found = {row[0]: row[1:] for row in rows}
@@ -423,9 +425,9 @@ def category_funnels(reader: Reader, start: datetime, end: datetime, *, limit: i
 
 def product_known(reader: Reader, product_id: str) -> bool:
     """Return whether the catalog ever contained the product or any event names it."""
-    rows = reader.rows(
-        """SELECT (SELECT count() FROM products WHERE id = %(id)s)
-               + (SELECT count() FROM (SELECT 1 FROM events WHERE product_id = %(id)s LIMIT 1))""",
-        {"id": product_id},
-    )
-    return rows[0][0] > 0
+    in_catalog = reader.rows("SELECT count() FROM products WHERE id = %(id)s", {"id": product_id})[0][0]
+    if in_catalog:
+        return True
+    # Events are not ordered by product, so this scans; it runs only for ids the catalog lacks.
+    return bool(reader.rows("SELECT count() FROM (SELECT 1 FROM events WHERE product_id = %(id)s LIMIT 1)",
+                            {"id": product_id})[0][0])

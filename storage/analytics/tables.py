@@ -102,6 +102,15 @@ SEARCH = Rollup(
     time_column="started_at",
 )
 
+# The same figures without the query key, for time series.
+SEARCH_TOTALS = Rollup(
+    name="analytics_search_totals_rollup",
+    keys=(),
+    metrics=SEARCH.metrics,
+    source=_search_facts,
+    time_column="started_at",
+)
+
 LATENCY = Rollup(
     name="analytics_search_latency_rollup",
     keys=(("took_ms", "took_ms"),),
@@ -158,7 +167,7 @@ PRODUCTS = Rollup(
     time_column="timestamp",
 )
 
-ROLLUPS: tuple[Rollup, ...] = (SEARCH, LATENCY, CLICK_POSITIONS, FILTERS, ATTRIBUTED, PRODUCTS)
+ROLLUPS: tuple[Rollup, ...] = (SEARCH, SEARCH_TOTALS, LATENCY, CLICK_POSITIONS, FILTERS, ATTRIBUTED, PRODUCTS)
 
 # Every table that contains derived analytics data, for purges of raw events.
 SUMMARY_TABLES: tuple[str, ...] = tuple(rollup.name for rollup in ROLLUPS) + (PERIODS_TABLE,)
