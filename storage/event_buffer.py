@@ -61,6 +61,7 @@ COLUMNS: dict[str, dict[str, Any]] = {
 }
 _DATETIME_COLUMNS = {"timestamp", "received_at"}
 _DECIMAL_COLUMNS = {"price"}
+_TIMESTAMP_INDEXES = {kind: list(columns).index("timestamp") for kind, columns in COLUMNS.items()}
 _DECIMAL_INDEXES = {
     kind: [i for i, name in enumerate(columns) if name in _DECIMAL_COLUMNS] for kind, columns in COLUMNS.items()
 }
@@ -176,7 +177,14 @@ def encode_row(kind: str, row: dict[str, Any]) -> bytes:
         elif name in _DECIMAL_COLUMNS:
             value = str(value)
         values.append(value)
+    if not isinstance(values[0], str) or not values[0]:
+        raise ValueError(f"event_id must be a non-empty string, got {values[0]!r}")
     return _JSON.encode(values).encode()
+
+
+def timestamp_index(kind: str) -> int:
+    """Return the position of the timestamp column in a decoded row."""
+    return _TIMESTAMP_INDEXES[kind]
 
 
 def decode_rows(kind: str, raw_rows: Sequence[bytes]) -> list[list[Any]]:
@@ -184,26 +192,31 @@ def decode_rows(kind: str, raw_rows: Sequence[bytes]) -> list[list[Any]]:
     rows = json.loads(b"[" + b",".join(raw_rows) + b"]")
     if len(rows) != len(raw_rows):
         raise ValueError(f"{len(raw_rows)} buffered {kind} rows decoded into {len(rows)}")
-    width = len(COLUMNS[kind])
-    decimal_indexes = _DECIMAL_INDEXES[kind]
     for values in rows:
-        if not isinstance(values, list) or len(values) != width:
-            raise ValueError(f"a buffered {kind} row does not have {width} values")
-        for index in decimal_indexes:
-            values[index] = Decimal(values[index])
+        _check_and_convert(kind, values)
     return rows
 
 
 def decode_row(kind: str, raw: bytes) -> list[Any]:
     """Decode a buffered row into the values of an INSERT (DateTime as epoch seconds)."""
     values = json.loads(raw)
-    columns = COLUMNS[kind]
-    if not isinstance(values, list) or len(values) != len(columns):
-        raise ValueError(f"buffered {kind} row has {len(values) if isinstance(values, list) else 'no'} "
-                         f"values, expected {len(columns)}")
+    _check_and_convert(kind, values)
+    return values
+
+
+def _check_and_convert(kind: str, values: Any) -> None:
+    # The stored-id lookup reads event_id and timestamp before the INSERT, so a
+    # bad value there must be caught here: it would fail every retry of the batch.
+    width = len(COLUMNS[kind])
+    if not isinstance(values, list) or len(values) != width:
+        raise ValueError(f"a buffered {kind} row does not have {width} values")
+    if not isinstance(values[0], str) or not values[0]:
+        raise ValueError(f"a buffered {kind} row has an invalid event_id {values[0]!r}")
+    timestamp = values[_TIMESTAMP_INDEXES[kind]]
+    if type(timestamp) is not int or not 0 <= timestamp < 2**32:
+        raise ValueError(f"a buffered {kind} row has a timestamp outside DateTime: {timestamp!r}")
     for index in _DECIMAL_INDEXES[kind]:
         values[index] = Decimal(values[index])
-    return values
 
 
 # --- push ----------------------------------------------------------------------

@@ -40,8 +40,6 @@ _CLIENT_CONTENT_ERRORS = (
 _LOOKUP_GAP_SECONDS = 3600
 _LOOKUP_MAX_RANGES = 32
 
-_TIMESTAMP_INDEX = {kind: list(columns).index("timestamp") for kind, columns in event_buffer.COLUMNS.items()}
-
 
 class RowsRejected(Exception):
     """ClickHouse (or the driver encoding the block) rejected rows for their content."""
@@ -127,7 +125,7 @@ def stored_event_ids(client: ClickHouse, kind: str, rows: Sequence[list], *, tag
     """
     if not rows:
         return set()
-    index = _TIMESTAMP_INDEX[kind]
+    index = event_buffer.timestamp_index(kind)
     ranges = timestamp_ranges(values[index] for values in rows)
     params: dict[str, Any] = {}
     conditions = []

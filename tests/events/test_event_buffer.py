@@ -90,6 +90,10 @@ def test_push_rejects_unknown_column(scheduled):
         event_buffer.push("interaction", [interaction_row("e-1", colour="red")])
     with pytest.raises(ValueError, match="unknown event kind"):
         event_buffer.push("clicks", [interaction_row("e-1")])
+    with pytest.raises(ValueError, match="event_id"):
+        event_buffer.push("interaction", [interaction_row(17)])
+    with pytest.raises(ValueError, match="required"):
+        event_buffer.push("interaction", [{"event_id": "e-1", "event_type": "view"}])
 
 
 def test_push_backlog_full_raises(scheduled, configured):

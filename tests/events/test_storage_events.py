@@ -135,15 +135,17 @@ def test_poison_event_dead_lettered(scheduled):
 
 def test_undecodable_row_dead_lettered(scheduled):
     event_buffer.push("interaction", [row("garbled", i) for i in range(10)])
-    clients.redis_client().rpush(event_buffer.buffer_key("interaction"), b'1],["x"', b"not json")
+    numeric_id = event_buffer.encode_row("interaction", row("garbled", 99)).replace(b'"garbled-99"', b"99")
+    clients.redis_client().rpush(event_buffer.buffer_key("interaction"), b'1],["x"', b"not json", numeric_id)
 
     outcome = drain("interaction", "test-owner")
 
     assert outcome["inserted"] == 10
-    assert outcome["dead_letters"] == 2
+    assert outcome["dead_letters"] == 3
     total, letters = event_buffer.dead_letters("interaction")
-    assert total == 2
-    assert {letter["row"] for letter in letters} == {'1],["x"', "not json"}
+    assert total == 3
+    assert {letter["row"] for letter in letters if isinstance(letter["row"], str)} == {'1],["x"', "not json"}
+    assert [letter["row"]["event_id"] for letter in letters if isinstance(letter["row"], dict)] == [99]
 
 
 def test_search_events_inserted(scheduled):
