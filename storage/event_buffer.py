@@ -29,6 +29,7 @@ import json
 import logging
 import time
 from collections.abc import Callable, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from decimal import Decimal
@@ -245,6 +246,15 @@ return {1, length, age, size}
 """
 
 
+@contextmanager
+def _redis_errors():
+    """Turn a Redis connection failure or timeout into StorageUnavailable("redis")."""
+    try:
+        yield
+    except redis.RedisError as exc:
+        raise StorageUnavailable("redis", type(exc).__name__) from exc
+
+
 def _script(source: str):
     # register_script keeps the SHA and sends EVALSHA, falling back to EVAL once.
     return clients.redis_client().register_script(source)
@@ -273,10 +283,8 @@ def push(kind: str, rows: Sequence[dict[str, Any]]) -> None:
     keys = [buffer_key(kind), _age_marker(kind), _size_marker(kind), *backlog_keys]
     args = [settings.event_backlog_limit, settings.event_batch_size,
             FLUSH_MARKER_SECONDS * 1000, len(backlog_keys), *encoded]
-    try:
+    with _redis_errors():
         accepted, length, age_needed, size_needed = _script(_PUSH_SCRIPT)(keys=keys, args=args)
-    except redis.RedisError as exc:
-        raise StorageUnavailable("redis", type(exc).__name__) from exc
 
     if not accepted:
         logger.warning("event_backlog_full kind=%s backlog=%d limit=%d", kind, length,
@@ -391,22 +399,18 @@ def _claimed_key(kind: str, owner: str) -> str:
 def buffered(kind: str) -> int:
     """Return how many rows of a kind wait in the buffer (claimed rows not included)."""
     _check_kind(kind)
-    try:
+    with _redis_errors():
         return clients.redis_client().llen(buffer_key(kind))
-    except redis.RedisError as exc:
-        raise StorageUnavailable("redis", type(exc).__name__) from exc
 
 
 def backlog() -> dict[str, int]:
     """Return the rows waiting per kind and the rows claimed by running flushes."""
-    try:
+    with _redis_errors():
         pipe = clients.redis_client().pipeline(transaction=False)
         for kind in KINDS:
             pipe.llen(buffer_key(kind))
         pipe.get(CLAIMED_ROWS_KEY)
         *lengths, claimed = pipe.execute()
-    except redis.RedisError as exc:
-        raise StorageUnavailable("redis", type(exc).__name__) from exc
     result = dict(zip(KINDS, lengths))
     result["claimed"] = int(claimed or 0)
     return result
@@ -436,10 +440,8 @@ def orphaned_claims(kind: str, owner: str, stale_after: float = STALE_CLAIM_SECO
     prefix = f"{KEY_PREFIX}claimed:{kind}:"
     own_prefix = f"{prefix}{owner}:"
     now = time.time()
-    try:
+    with _redis_errors():
         candidates = clients.redis_client().zrange(CLAIMS_KEY, 0, -1, withscores=True)
-    except redis.RedisError as exc:
-        raise StorageUnavailable("redis", type(exc).__name__) from exc
 
     found = []
     for raw_key, _score in candidates:
@@ -491,25 +493,21 @@ def add_dead_letters(kind: str, rows: Sequence[bytes], reason: str) -> None:
                     "row": raw.decode(errors="replace")}).encode()
         for raw in rows
     ]
-    try:
+    with _redis_errors():
         pipe = clients.redis_client().pipeline(transaction=True)
         pipe.lpush(dead_letter_key(kind), *entries)
         pipe.ltrim(dead_letter_key(kind), 0, DEAD_LETTER_LIMIT - 1)
         pipe.execute()
-    except redis.RedisError as exc:
-        raise StorageUnavailable("redis", type(exc).__name__) from exc
 
 
 def dead_letters(kind: str, offset: int = 0, limit: int = 100) -> tuple[int, list[dict[str, Any]]]:
     """Return the number of dead letters of a kind and a page of them, newest first."""
     _check_kind(kind)
-    try:
+    with _redis_errors():
         pipe = clients.redis_client().pipeline(transaction=False)
         pipe.llen(dead_letter_key(kind))
         pipe.lrange(dead_letter_key(kind), offset, offset + limit - 1)
         total, raw_entries = pipe.execute()
-    except redis.RedisError as exc:
-        raise StorageUnavailable("redis", type(exc).__name__) from exc
     return total, [_decode_dead_letter(kind, raw) for raw in raw_entries]
 
 
@@ -526,11 +524,9 @@ def _decode_dead_letter(kind: str, raw: bytes) -> dict[str, Any]:
 def clear_dead_letters(kind: str) -> int:
     """Delete the dead letters of a kind; return how many there were."""
     _check_kind(kind)
-    try:
+    with _redis_errors():
         pipe = clients.redis_client().pipeline(transaction=True)
         pipe.llen(dead_letter_key(kind))
         pipe.delete(dead_letter_key(kind))
         count, _deleted = pipe.execute()
-    except redis.RedisError as exc:
-        raise StorageUnavailable("redis", type(exc).__name__) from exc
     return count
