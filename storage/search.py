@@ -100,6 +100,8 @@ class SearchRequest:
 
 @dataclass
 class SearchResult:
+    """The hits and facets of one search, ready for the response."""
+
     total: int
     hits: list[dict[str, Any]]
     facets: dict[str, list[dict[str, Any]]]
@@ -130,9 +132,9 @@ def query_terms(text: str) -> list[str]:
 def build_text_query(text: str) -> dict[str, Any]:
     """Build the full-text part of a search for cleaned, non-empty user text.
 
-    Each analyzed term must match one of the fields, with typo tolerance, and
-    up to three terms all are required (75% of them beyond three). Phrase and
-    all-terms-exact matches add to the score. Text with no letter or digit
+    Each analyzed term must match one of the fields, with typo tolerance. A
+    query of up to three terms needs all of them, a longer one 75%. Phrase
+    matches and exact matches of all terms add to the score. Text with no letter or digit
     (emoji, punctuation) is matched as is against the standard-analyzed name.
     """
     terms = query_terms(text)
