@@ -23,7 +23,7 @@ from elasticsearch import ConnectionError as EsConnectionError
 from elasticsearch import TransportError
 from redis import exceptions as redis_errors
 
-from storage import catalog, clients, search_index
+from storage import catalog, clients, popularity, search_index
 from storage.errors import StorageError, StorageUnavailable
 
 logger = logging.getLogger(__name__)
@@ -112,6 +112,9 @@ def index_products(product_ids: list[str], *, tag: str, same_version: bool = Fal
     counts = {"ok": 0, "stale": 0, "skipped": 0, "failed": 0, "missing": len(set(product_ids)) - len(rows)}
     if not rows:
         return counts
+    # The documents keep the score that aggregation.update_popularity computed.
+    scores = popularity.stored_popularity(list(rows), tag=tag)
+    rows = {pid: {**row, "popularity": scores.get(pid, 0.0)} for pid, row in rows.items()}
 
     alias = clients.settings().elastic_index
     building = building_alias(alias)
@@ -248,6 +251,7 @@ def _bulk_load(
     over its write threads.
     """
     categories = catalog.load_categories(tag="indexing.reindex", profile=clients.TASK)
+    products = popularity.with_popularity(products, tag="indexing.reindex")
     actions = _SharedIterator(_action(product, index, categories) for product in products)
     counts = {"ok": 0, "stale": 0, "failed": 0}
     lock = threading.Lock()

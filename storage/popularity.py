@@ -1,7 +1,8 @@
 """Product popularity from recent events, for sort=popularity.
 
 A score per product is computed in ClickHouse from the raw `events` table,
-stored in product_popularity, and copied into the search documents. Documents
+stored in product_popularity, and copied into the search documents;
+storage.indexing adds the stored score to every document it builds. Documents
 carry the catalog's version as an external version, so the copy re-indexes
 each changed document at its own current version with version_type
 external_gte: the version stays the same, the catalog's next write (a higher
@@ -14,6 +15,7 @@ from __future__ import annotations
 
 import logging
 from datetime import datetime, timezone
+from collections.abc import Iterable, Iterator
 from typing import Any
 
 from elasticsearch import ApiError, TransportError, helpers
@@ -63,6 +65,17 @@ def stored_popularity(product_ids: list[str] | None = None, *, tag: str,
     return {product_id: popularity for product_id, popularity in rows}
 
 
+def with_popularity(products: Iterable[dict[str, Any]], *, tag: str) -> Iterator[dict[str, Any]]:
+    """Yield catalog rows with their stored popularity added, for storage.indexing to index.
+
+    Reads every score above zero once, so a full reindex streams its rows
+    without a query per chunk.
+    """
+    scores = stored_popularity(tag=tag)
+    for product in products:
+        yield {**product, "popularity": scores.get(product["id"], 0.0)}
+
+
 def store_popularity(scores: dict[str, float], *, tag: str) -> int:
     """Append the scores to product_popularity, with zero for products that have none any more."""
     previous = stored_popularity(tag=tag)
@@ -96,9 +109,6 @@ def apply_to_index(alias: str, scores: dict[str, float]) -> dict[str, int]:
     the searchable state, so a run within a refresh interval (1 s) of the
     previous one may rewrite a document again with the same score.
     """
-    # NOTE: storage.indexing builds documents without the score, so a product
-    # the catalog rewrites sorts as popularity 0 until the next run here, and
-    # an index still being built by a full reindex gets no scores until then.
     current = indexed_popularity(alias)
     wanted = {pid: score for pid, score in scores.items() if current.get(pid, 0.0) != score}
     wanted.update({pid: 0.0 for pid in current if pid not in scores})

@@ -106,3 +106,55 @@ def test_popularity_task_is_registered_and_scheduled():
     entries = [entry for entry in celeryconfig.beat_schedule.values()
                if entry["task"] == "aggregation.update_popularity"]
     assert len(entries) == 1
+
+
+@pytest.fixture()
+def catalog_settings(storage_ready, restore_clients):
+    """A ClickHouse database and an alias of their own, so catalog writes touch no other test's data."""
+    from storage import migrations
+    from storage.setup import init_storage
+
+    token = uuid.uuid4().hex[:8]
+    settings = storage_ready.model_copy(update={
+        "clickhouse_db": f"{storage_ready.clickhouse_db}_pop_{token}",
+        "elastic_index": f"{storage_ready.elastic_index}_pop_{token}",
+    })
+    init_storage(settings)
+    yield settings
+    clients.configure(settings)
+    search_index.drop_all(settings.elastic_index)
+    migrations.drop_database(settings)
+
+
+def _write_product(product_id: str, name: str) -> None:
+    from storage import catalog
+
+    now = catalog.now_utc()
+    catalog.insert_products([{
+        "id": product_id, "name": name, "description": "", "brand": "Lumo", "category_id": "",
+        "price": Decimal("19.90"), "currency": "USD", "in_stock": True, "stock_quantity": 3, "rating": None,
+        "review_count": 0, "image_url": "", "attributes": {}, "created_at": now, "updated_at": now,
+        "version": catalog.next_version(), "deleted": False,
+    }], tag="tests.popularity", profile=clients.TASK)
+
+
+def test_catalog_writes_keep_popularity(catalog_settings):
+    from storage import indexing
+
+    alias = catalog_settings.elastic_index
+    _write_product("lamp-1", "Desk Lamp")
+    indexing.index_products(["lamp-1"], tag="tests.popularity")
+    _insert_events([("purchase", "lamp-1", 1, datetime.now(timezone.utc))])
+    popularity.update_popularity(alias, tag="tests.popularity")
+    assert _document(alias, "lamp-1")["_source"]["popularity"] == popularity.WEIGHTS["purchase"]
+
+    # A new catalog version of the product is indexed with its stored score.
+    _write_product("lamp-1", "Desk Lamp LED")
+    indexing.index_products(["lamp-1"], tag="tests.popularity")
+    document = _document(alias, "lamp-1")["_source"]
+    assert document["name"] == "Desk Lamp LED"
+    assert document["popularity"] == popularity.WEIGHTS["purchase"]
+
+    # So is every product of a full reindex.
+    indexing.reindex()
+    assert _document(alias, "lamp-1")["_source"]["popularity"] == popularity.WEIGHTS["purchase"]
