@@ -48,7 +48,7 @@ class LockTimeout(StorageUnavailable):
 
 def now_utc() -> datetime:
     """Return the current UTC time without microseconds (ClickHouse DateTime is whole seconds)."""
-    return datetime.now(timezone.utc).replace(microsecond=0, tzinfo=None)
+    return datetime.now(timezone.utc).replace(microsecond=0)
 
 
 def next_version(stored: int | None = None) -> int:
@@ -92,6 +92,9 @@ def _product_from_row(row: dict[str, Any]) -> dict[str, Any]:
     product["attributes"] = json.loads(product["attributes"] or "{}")
     product["in_stock"] = bool(product["in_stock"])
     product["deleted"] = bool(product["deleted"])
+    # Empty strings are how the table stores "no category" and "no image".
+    product["category_id"] = product["category_id"] or None
+    product["image_url"] = product["image_url"] or None
     if product["rating"] is not None:
         product["rating"] = round(float(product["rating"]), 3)
     for key in ("created_at", "updated_at"):
@@ -178,11 +181,13 @@ def _product_filters(filters: dict[str, Any], category_ids: list[str] | None) ->
         clauses.append("in_stock = %(in_stock)s")
         params["in_stock"] = 1 if filters["in_stock"] else 0
     if filters.get("min_price") is not None:
-        clauses.append("price >= %(min_price)s")
-        params["min_price"] = Decimal(filters["min_price"])
+        # The driver sends a fractional Decimal as a Float64 literal, which
+        # ClickHouse 18.16 cannot compare with a Decimal column; a string can be converted.
+        clauses.append("price >= toDecimal64(%(min_price)s, 4)")
+        params["min_price"] = str(Decimal(filters["min_price"]))
     if filters.get("max_price") is not None:
-        clauses.append("price <= %(max_price)s")
-        params["max_price"] = Decimal(filters["max_price"])
+        clauses.append("price <= toDecimal64(%(max_price)s, 4)")
+        params["max_price"] = str(Decimal(filters["max_price"]))
     if filters.get("updated_since") is not None:
         clauses.append("updated_at >= %(updated_since)s")
         params["updated_since"] = filters["updated_since"].astimezone(timezone.utc).replace(tzinfo=None)

@@ -222,7 +222,8 @@ def test_list_filters_and_pagination(client, uid):
     client.patch(f"/api/v1/products/{uid}-4", json={"price": 1})
 
     page = client.get(f"/api/v1/products?brand=brand-{uid}&page=2&page_size=2")
-    cheap = client.get(f"/api/v1/products?brand=brand-{uid}&max_price=25")
+    cheap = client.get(f"/api/v1/products?brand=brand-{uid}&max_price=25.5")
+    middle = client.get(f"/api/v1/products?brand=brand-{uid}&min_price=10.5&max_price=30")
     in_root = client.get(f"/api/v1/products?category_id={uid}-root&page_size=100")
     in_leaf = client.get(f"/api/v1/products?category_id={uid}-leaf&page_size=100")
 
@@ -230,6 +231,7 @@ def test_list_filters_and_pagination(client, uid):
     assert [p["id"] for p in page.get_json()] == [f"{uid}-2", f"{uid}-3"]
     assert json.loads(page.headers["X-Pagination"])["total"] == 5
     assert [p["id"] for p in cheap.get_json()] == [f"{uid}-0", f"{uid}-1", f"{uid}-4"]
+    assert [p["id"] for p in middle.get_json()] == [f"{uid}-1", f"{uid}-2"]
     assert len(in_root.get_json()) == 5
     assert [p["id"] for p in in_leaf.get_json()] == [f"{uid}-1", f"{uid}-3"]
 

@@ -61,7 +61,8 @@ class ProductFieldsSchema(Schema):
     )
     price = ExactDecimal(
         required=True, allow_nan=False, validate=_validate_price,
-        metadata={"description": "exact decimal, as a JSON number or string; returned as a string", "example": "19.99"},
+        metadata={"type": "string", "format": "decimal", "example": "19.99",
+                  "description": "exact decimal, as a JSON string (a JSON number is accepted too); returned as a string"},
     )
     currency = fields.String(
         required=True, validate=validate.Regexp(r"^[A-Z]{3}$", error="must be an ISO 4217 code such as USD."),
