@@ -195,3 +195,22 @@ def test_reindex_deletes_crashed_leftover(app, client, celery_worker, uid):
     assert not es.indices.exists_alias(name=indexing.building_alias(alias))
     version = client.post("/api/v1/products", json=product_body(f"{uid}-1")).get_json()["version"]
     wait_for(lambda: (search_document(f"{uid}-1") or {}).get("_version") == version, message="indexing after the reindex")
+
+
+def test_task_states_read_from_backend(client, uid):
+    from tasks.celery_app import app as celery_app
+
+    backend = celery_app.backend
+    backend.store_result(f"{uid}-running", {"phase": "loading", "done": 10, "total": 40}, "PROGRESS")
+    backend.mark_as_done(f"{uid}-done", {"indexed": 40})
+    backend.mark_as_failure(f"{uid}-failed", ValueError("bulk rejected"))
+
+    running = client.get(f"/api/v1/tasks/{uid}-running").get_json()
+    done = client.get(f"/api/v1/tasks/{uid}-done").get_json()
+    failed = client.get(f"/api/v1/tasks/{uid}-failed").get_json()
+
+    assert (running["state"], running["progress"]) == ("PROGRESS", {"phase": "loading", "done": 10, "total": 40})
+    assert (done["state"], done["result"]) == ("SUCCESS", {"indexed": 40})
+    assert failed["state"] == "FAILURE"
+    assert failed["error"] == "ValueError: bulk rejected"
+    assert failed["result"] is None
