@@ -274,7 +274,8 @@ def _bulk_load(
         except BaseException as exc:  # noqa: BLE001 - re-raised in the calling thread
             errors.append(exc)
 
-    threads = [threading.Thread(target=consume, name=f"bulk-{n}") for n in range(BULK_THREADS)]
+    # Daemon threads, so a time limit or Ctrl-C in the calling thread ends the process without waiting for them.
+    threads = [threading.Thread(target=consume, name=f"bulk-{n}", daemon=True) for n in range(BULK_THREADS)]
     for thread in threads:
         thread.start()
     for thread in threads:

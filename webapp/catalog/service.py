@@ -55,7 +55,7 @@ def create_product(data: dict[str, Any]) -> dict[str, Any]:
     tag = "api.products.create"
     _require_category(data.get("category_id"), tag=tag)
     with catalog.record_lock("product", data["id"]):
-        previous = catalog.get_product_rows([data["id"]], tag=tag).get(data["id"])
+        previous = catalog.get_product_states([data["id"]], tag=tag).get(data["id"])
         if previous is not None and not previous["deleted"]:
             abort(409, message=f"product {data['id']!r} already exists; use PUT or PATCH to change it")
         now = catalog.now_utc()
