@@ -237,7 +237,7 @@ def test_list_filters_and_pagination(client, uid):
 
 
 def test_list_invalid_parameters_are_422(client):
-    for query in ("min_price=abc", "page_size=1000", "in_stock=perhaps", "updated_since=yesterday"):
+    for query in ("min_price=abc", "page_size=1000", "in_stock=perhaps", "updated_since=yesterday", "colour=red"):
         response = client.get(f"/api/v1/products?{query}")
         assert response.status_code == 422, query
 

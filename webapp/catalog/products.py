@@ -25,6 +25,17 @@ blp = Blueprint("products", __name__, url_prefix="/api/v1/products", description
 MAX_PAGE_SIZE = 100
 
 
+# Pagination parameters are parsed by flask-smorest's own schema, so the
+# filter schema cannot reject unknown names by itself.
+_LIST_PARAMETERS = frozenset(ProductQuerySchema().fields) | {"page", "page_size"}
+
+
+def _reject_unknown_parameters() -> None:
+    unknown = sorted(set(request.args) - _LIST_PARAMETERS)
+    if unknown:
+        abort(422, message="Invalid parameters", errors={"query": {name: ["Unknown field."] for name in unknown}})
+
+
 def _with_etag(product: dict, status: int = 200):
     return product, status, {"ETag": f'"{product["version"]}"'}
 
@@ -40,6 +51,7 @@ class Products(MethodView):
     @blp.paginate(page_size=20, max_page_size=MAX_PAGE_SIZE)
     def get(self, filters, pagination_parameters):
         """List live products ordered by id, with filters; the X-Pagination header contains the totals."""
+        _reject_unknown_parameters()
         category_ids = None
         if filters.get("category_id"):
             categories = catalog.load_categories(tag="api.products.list")
