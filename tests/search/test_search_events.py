@@ -68,3 +68,25 @@ def test_suggest_records_no_event(celery_worker, search_client):
         "SELECT count() FROM search_events WHERE query = %(prefix)s", {"prefix": prefix}, tag="tests.search_events",
     )
     assert rows[0][0] == 0
+
+
+def test_sender_pushes_queued_events(celery_worker, storage_ready):
+    from storage.search import SearchRequest
+    from webapp.search.events import build_search_event, now_utc, sender
+
+    clients.configure(storage_ready)
+    query_ids = [uuid.uuid4().hex for _ in range(5)]
+    for query_id in query_ids:
+        sender.submit(build_search_event(
+            query_id=query_id, raw_query="lamp", request=SearchRequest(q="lamp"), total=3, took_ms=4,
+            session_id="s", user_id="", at=now_utc(),
+        ))
+    assert sender.flush()
+
+    def stored() -> bool:
+        rows = clients.clickhouse().execute(
+            "SELECT count() FROM search_events WHERE query_id IN %(ids)s", {"ids": tuple(query_ids)},
+            tag="tests.search_events",
+        )
+        return rows[0][0] == len(query_ids)
+    wait_for(stored, timeout=30, message="the five queued events in ClickHouse")
