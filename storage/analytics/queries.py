@@ -236,6 +236,8 @@ def filter_usage(reader: Reader, start: datetime, end: datetime, *, limit: int, 
 def _series_plan(reader: Reader, start: datetime, end: datetime, interval: str, tz: str) -> Plan:
     # Hourly summaries start on UTC hours and daily ones on UTC midnights, so
     # each serves a bucket only where the zone's offset keeps them aligned.
+    # NOTE: a zone with a half-hour offset (Asia/Kolkata) and minute buckets
+    # read only raw events, as slowly as the raw reference over long ranges.
     hours = interval != "minute" and buckets.whole_hour_offsets(start, end, tz)
     days = interval in ("day", "week", "month") and buckets.zero_offset(start, end, tz)
     return reader.plan(start, end, hours=hours, days=days)
