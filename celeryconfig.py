@@ -5,17 +5,16 @@ URLs come from REDIS_URL through config.Settings.
 """
 
 from celery.schedules import crontab
-from kombu import Queue
+from kombu import Exchange, Queue
 
 # One queue per kind of work, so a flood of one never delays the others:
 #   indexing    - Elasticsearch writes: one product, bulk, full reindex
 #   events      - batched inserts of raw events into ClickHouse
 #   aggregation - summary-table refreshes and backfills (beat schedules these)
-task_queues = (
-    Queue("indexing"),
-    Queue("events"),
-    Queue("aggregation"),
-)
+# Each queue has an exchange and routing key of its own; without them Celery
+# binds all three to the default queue's, which reads as if they shared one.
+task_queues = tuple(Queue(name, Exchange(name, type="direct"), routing_key=name)
+                    for name in ("indexing", "events", "aggregation"))
 task_default_queue = "indexing"
 # Task names start with their queue's name ("events.flush_batch"), so the route is the prefix.
 task_routes = {

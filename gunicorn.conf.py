@@ -12,7 +12,11 @@ timeout = 30
 graceful_timeout = 20
 keepalive = 5
 accesslog = "-"
-access_log_format = '{"time":"%(t)s","method":"%(m)s","path":"%(U)s","status":%(s)s,"ms":%(M)s,"request_id":"%({x-request-id}o)s"}'
+# The path without its query string: queries can carry what shoppers typed.
+if os.environ.get("LOG_FORMAT", "json") == "text":
+    access_log_format = '%(m)s %(U)s %(s)s %(M)sms request_id=%({x-request-id}o)s'
+else:
+    access_log_format = '{"time":"%(t)s","method":"%(m)s","path":"%(U)s","status":%(s)s,"ms":%(M)s,"request_id":"%({x-request-id}o)s"}'
 # The app is created in the master and workers fork from it; clients are
 # created lazily in each worker after the fork (storage.clients).
 preload_app = True

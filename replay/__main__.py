@@ -36,8 +36,9 @@ def cli() -> None:
 @click.option("--cart-rate", default=0.25, show_default=True, help="Chance that a clicked product is added to the cart.")
 @click.option("--purchase-rate", default=0.4, show_default=True, help="Chance that a product in the cart is bought.")
 @click.option("--report", "report_path", type=click.Path(path_type=Path), help="Also write the report as JSON here.")
+@click.option("--progress/--no-progress", default=True, show_default=True, help="Show a progress bar on stderr.")
 def run(base_url, api_key, search_key, datasets, sessions, seed, rate, concurrency, click_rate, cart_rate,
-        purchase_rate, report_path) -> None:
+        purchase_rate, report_path, progress) -> None:
     """Play shopper sessions: searches with real queries, pages, filters, clicks, carts, purchases."""
     try:
         queries = load_queries(datasets)
@@ -47,12 +48,12 @@ def run(base_url, api_key, search_key, datasets, sessions, seed, rate, concurren
     replayer = Replayer(base_url, queries, api_key=api_key, search_key=search_key, rates=rates, seed=seed,
                         per_second=rate)
 
-    with ThreadPoolExecutor(max_workers=concurrency) as pool, tqdm(total=sessions, unit="session") as progress:
+    with ThreadPoolExecutor(max_workers=concurrency) as pool, tqdm(total=sessions, unit="session", disable=not progress) as bar:
         https = [requests.Session() for _ in range(concurrency)]
 
         def play(number: int) -> None:
             replayer.run_session(number, https[number % concurrency])
-            progress.update(1)
+            bar.update(1)
 
         list(pool.map(play, range(sessions)))
 
@@ -113,13 +114,14 @@ def _products_from_api(base_url: str, limit: int) -> list[dict]:
 @click.argument("path", type=click.Path(exists=True, path_type=Path))
 @click.option("--base-url", default="http://127.0.0.1:8000", show_default=True)
 @click.option("--api-key", envvar="REPLAY_API_KEY", default="", help="Token with the ingest scope (or REPLAY_API_KEY).")
-def send(path, base_url, api_key) -> None:
+@click.option("--progress/--no-progress", default=True, show_default=True, help="Show a progress bar on stderr.")
+def send(path, base_url, api_key, progress) -> None:
     """POST a JSON Lines file of events to /api/v1/events in batches of 1,000."""
     events = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
     http = requests.Session()
     headers = {"X-API-Key": api_key} if api_key else {}
     accepted = 0
-    for start in tqdm(range(0, len(events), BATCH), unit="batch"):
+    for start in tqdm(range(0, len(events), BATCH), unit="batch", disable=not progress):
         batch = events[start:start + BATCH]
         response = http.post(f"{base_url.rstrip('/')}/api/v1/events", json={"events": batch}, headers=headers,
                              timeout=30)

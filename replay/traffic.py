@@ -194,30 +194,37 @@ class Replayer:
 
 def backfill_events(products: list[dict[str, Any]], *, days: int, sessions: int, seed: int,
                     now: datetime | None = None) -> list[dict[str, Any]]:
-    """Build timestamped view, click, cart and purchase events spread over the past `days`.
+    """Build timestamped view, click, cart and purchase events over the `days` before today.
 
     `products` are dicts with id, price and currency. Searches cannot be
     backfilled (a search event comes from a real search), so clicks carry a
-    query_id that no search has.
+    query_id that no search has. Event ids derive from the seed, so sending the
+    same backfill twice stores it once.
     """
     rng = random.Random(seed)
-    now = now or datetime.now(timezone.utc)
+    # Anchored to midnight UTC, so runs on the same day build the same events
+    # (ids and times), which the service stores once.
+    end = (now or datetime.now(timezone.utc)).replace(hour=0, minute=0, second=0, microsecond=0)
     events = []
     for number in range(sessions):
         session_id = f"backfill-{seed}-{number}"
-        start = now - timedelta(seconds=rng.uniform(600, days * 86400))
+        start = end - timedelta(seconds=rng.uniform(600, days * 86400))
         for step in range(rng.randint(1, 6)):
             product = rng.choice(products)
             at = (start + timedelta(seconds=20 * step)).isoformat()
             base = {"session_id": session_id, "product_id": product["id"], "timestamp": at}
-            events.append({**base, "type": "view"})
+            step_events = [{**base, "type": "view"}]
             if rng.random() < 0.3:
-                events.append({**base, "type": "click", "query_id": f"backfill-{seed}-{number}-{step}",
-                               "position": rng.randint(1, 10)})
+                step_events.append({**base, "type": "click", "query_id": f"backfill-{seed}-{number}-{step}",
+                                    "position": rng.randint(1, 10)})
             if rng.random() < 0.1 and product.get("price") is not None:
-                events.append({**base, "type": "add_to_cart", "quantity": 1})
+                step_events.append({**base, "type": "add_to_cart", "quantity": 1})
                 if rng.random() < 0.4:
-                    events.append({**base, "type": "purchase", "quantity": 1, "price": str(product["price"]),
-                                   "currency": product.get("currency") or "USD",
-                                   "order_id": f"backfill-{seed}-{number}-{step}"})
+                    step_events.append({**base, "type": "purchase", "quantity": 1, "price": str(product["price"]),
+                                        "currency": product.get("currency") or "USD",
+                                        "order_id": f"backfill-{seed}-{number}-{step}"})
+            for event in step_events:
+                name = f"backfill:{seed}:{number}:{step}:{event['type']}"
+                event["event_id"] = str(uuid.uuid5(uuid.NAMESPACE_URL, name))
+            events.extend(step_events)
     return events

@@ -56,3 +56,11 @@ def test_limits_are_per_key_and_group(limited_app):
     assert client.get(path, headers={"X-API-Key": second}).status_code != 429
     # The search group has its own budget for the same key.
     assert client.get("/api/v1/search?q=tv", headers={"X-API-Key": first}).status_code != 429
+
+
+def test_retry_after_only_on_refusals(limited_app):
+    client = limited_app.test_client()
+    first = client.get("/api/v1/search?q=tv", environ_base={"REMOTE_ADDR": "127.0.0.13"})
+    assert first.status_code == 200
+    assert "Retry-After" not in first.headers
+    assert "X-RateLimit-Remaining" in first.headers
