@@ -138,7 +138,7 @@ class EventSender:
     # a long Redis outage cannot grow the process without bound.
     MAX_WAITING = 10_000
     MAX_BATCH = 500
-    LINGER_SECONDS = 0.1
+    INTERVAL_SECONDS = 0.05
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
@@ -179,20 +179,23 @@ class EventSender:
             self._thread.start()
 
     def _run(self) -> None:
+        # Polling on a timer, rather than waiting on the queue, keeps the
+        # thread from waking (and taking the GIL) in the middle of every request.
         events = self._queue
         while True:
-            rows = [events.get()]
-            # Collect what arrives shortly after the first event, so a busy
-            # process pushes batches instead of waking for every search.
-            deadline = time.monotonic() + self.LINGER_SECONDS
-            while len(rows) < self.MAX_BATCH:
-                try:
-                    rows.append(events.get(timeout=max(0.0, deadline - time.monotonic())))
-                except queue.Empty:
+            time.sleep(self.INTERVAL_SECONDS)
+            while True:
+                rows = []
+                while len(rows) < self.MAX_BATCH:
+                    try:
+                        rows.append(events.get_nowait())
+                    except queue.Empty:
+                        break
+                if not rows:
                     break
-            record_search_events(rows)
-            for _ in rows:
-                events.task_done()
+                record_search_events(rows)
+                for _ in rows:
+                    events.task_done()
 
 
 sender = EventSender()
