@@ -1,8 +1,8 @@
 """Product popularity from recent events, for sort=popularity.
 
 A score per product is computed in ClickHouse from the raw `events` table,
-stored in product_popularity, and copied into the search documents;
-storage.indexing adds the stored score to every document it builds. Documents
+stored in product_popularity, and copied into the search documents.
+storage.indexing also adds the stored score to every document it builds. Documents
 carry the catalog's version as an external version, so the copy re-indexes
 each changed document at its own current version with version_type
 external_gte: the version stays the same, the catalog's next write (a higher
