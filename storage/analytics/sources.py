@@ -74,7 +74,7 @@ def search_groups(condition: str) -> str:
 
     NOTE: rows of one query_id in two UTC hours (a page 2 sent after the hour
     turned) count as one search in each hour, because hours are summarized
-    separately; the raw reference groups the same way, so both agree.
+    separately. The raw reference groups the same way, so both agree.
     """
     return f"""
         SELECT

@@ -16,6 +16,10 @@ MAX_RANGE = timedelta(days=400)
 MAX_LIMIT = 1000
 MAX_OFFSET = 1_000_000
 MAX_LOG_ROWS = 10_000_000
+# ClickHouse's DateTime holds 1970 to 2106; a day of margin keeps local-time
+# buckets of any zone inside it.
+EARLIEST = datetime(1970, 1, 2)
+LATEST = datetime(2105, 12, 31)
 
 
 def to_naive_utc(moment: datetime) -> datetime:
@@ -41,9 +45,19 @@ class RangeQuerySchema(Schema):
         if end - start > MAX_RANGE:
             raise ValidationError(f"the range from {start.isoformat()}Z to {end.isoformat()}Z is longer than "
                                   f"the maximum of {MAX_RANGE.days} days", "from")
+        _check_bounds(start, end)
+        if data.get("compare") == "previous_period" and start - (end - start) < EARLIEST:
+            raise ValidationError(f"the previous period would start before {EARLIEST.date().isoformat()}", "compare")
         data.pop("from_", None)
         data["start"], data["end"] = start, end
         return data
+
+
+def _check_bounds(start: datetime, end: datetime) -> None:
+    for name, moment in (("to", end), ("from", start)):
+        if not EARLIEST <= moment <= LATEST:
+            raise ValidationError(f"{moment.isoformat()}Z is outside the supported range "
+                                  f"{EARLIEST.date().isoformat()} to {LATEST.date().isoformat()}", name)
 
 
 class ListQuerySchema(RangeQuerySchema):
@@ -104,6 +118,7 @@ class RefreshBodySchema(Schema):
             raise ValidationError("from must be before to", "from")
         if end - start > MAX_RANGE:
             raise ValidationError(f"a rebuild covers at most {MAX_RANGE.days} days", "from")
+        _check_bounds(start, end)
         return {"start": start, "end": end}
 
 
