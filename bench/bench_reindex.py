@@ -10,16 +10,20 @@ Import: rows per second of `import_catalog` on the largest real catalog
 clickhouse-driver inserts of the same rows in batches of 1,000.
 
 Run: .venv/bin/python bench/bench_reindex.py [--runs 3]
-It uses a ClickHouse database, an index alias and a Redis database of its own
-on the local services and drops them at the end.
+It uses a ClickHouse database and an index alias of its own on the local
+services, and a private Redis on port 6391 for the tasks the imports queue, and
+removes all three at the end.
 """
 
 from __future__ import annotations
 
 import argparse
 import logging
+import os
 import secrets
+import shutil
 import statistics
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -38,6 +42,10 @@ from webapp.catalog import importer  # noqa: E402
 DATASETS = ROOT.parent / "shared" / "datasets"
 FLIPKART = DATASETS / "flipkart-products-promptcloud" / "products.jsonl"
 BESTBUY = DATASETS / "bestbuy-products-typesense" / "products.jsonl"
+SERVICES = ROOT / "scripts" / "services.sh"
+# A Redis of its own: the imports queue thousands of indexing tasks that no
+# worker runs, and clearing a shared Redis database could hit a test session's.
+REDIS_PORT = 6391
 
 
 def _import(path: Path, preset: str) -> dict:
@@ -109,19 +117,22 @@ def main() -> None:
     logging.basicConfig(level=logging.WARNING)
 
     token = secrets.token_hex(4)
+    state_dir = ROOT / ".local" / "private" / f"bench-reindex-{token}"
+    redis_env = {**os.environ, "LOCAL_STATE_DIR": str(state_dir), "LOCAL_REDIS_PORT": str(REDIS_PORT)}
+    subprocess.run([str(SERVICES), "start", "redis"], check=True, cwd=ROOT, env=redis_env)
     settings = load_settings(clickhouse_db=f"bench_{token}", elastic_index=f"bench_{token}_products",
-                             redis_url=f"redis://127.0.0.1:6380/{1 + int(token, 16) % 63}")
-    init_storage(settings)
-    configure_celery(settings)
+                             redis_url=f"redis://127.0.0.1:{REDIS_PORT}/0")
     try:
+        init_storage(settings)
+        configure_celery(settings)
         imported = bench_import(args.runs)
         _import(BESTBUY, "bestbuy")
         reindexed = bench_reindex(args.runs, settings.elastic_index)
     finally:
         search_index.drop_all(settings.elastic_index)
         migrations.drop_database(settings)
-        # The queued indexing tasks of the imports were never meant to run.
-        clients.redis_client().flushdb()
+        subprocess.run([str(SERVICES), "stop", "redis"], cwd=ROOT, env=redis_env)
+        shutil.rmtree(state_dir, ignore_errors=True)
 
     print(f"import (Flipkart, {imported['rows']} rows, median of {args.runs}): "
           f"service {imported['service']:.0f} rows/s, raw insert {imported['raw']:.0f} rows/s, "

@@ -18,6 +18,7 @@ import time
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
+import orjson
 from elasticsearch import ApiError, helpers
 from elasticsearch import ConnectionError as EsConnectionError
 from elasticsearch import TransportError
@@ -226,6 +227,17 @@ def _drop_leftovers(alias: str) -> None:
     _drop_indices([name for name in leftovers if name not in search_index.current_indices(alias)])
 
 
+def _serialized(action: dict[str, Any]) -> dict[str, Any]:
+    """Replace the action's document with its JSON bytes, which the bulk helpers send as they are.
+
+    orjson serializes several times faster than the client's json module,
+    which leaves more of the GIL to the thread waiting on Elasticsearch.
+    """
+    if "_source" in action:
+        action["_source"] = orjson.dumps(action["_source"])
+    return action
+
+
 class _SharedIterator:
     """An iterator that several threads may draw from; each item goes to exactly one of them."""
 
@@ -252,7 +264,7 @@ def _bulk_load(
     """
     categories = catalog.load_categories(tag="indexing.reindex", profile=clients.TASK)
     products = popularity.with_popularity(products, tag="indexing.reindex")
-    actions = _SharedIterator(_action(product, index, categories) for product in products)
+    actions = _SharedIterator(_serialized(_action(product, index, categories)) for product in products)
     counts = {"ok": 0, "stale": 0, "failed": 0}
     lock = threading.Lock()
     errors: list[BaseException] = []
