@@ -36,6 +36,9 @@ function initControls() {
   }
   $("tz").value = browserZone || "UTC";
   $("api-key").value = localStorage.getItem(KEY_STORAGE) || "";
+  // Keep "to" at the current minute on each refresh unless the user moved it.
+  $("to").dataset.followsNow = "true";
+  $("to").addEventListener("change", () => { $("to").dataset.followsNow = "false"; });
   $("controls").addEventListener("submit", (event) => {
     event.preventDefault();
     localStorage.setItem(KEY_STORAGE, $("api-key").value.trim());
@@ -44,9 +47,11 @@ function initControls() {
 }
 
 function rangeParams() {
+  // The pickers have minute precision; the "to" minute is included, so events
+  // of the current minute show up.
   return {
     from: new Date($("from").value).toISOString(),
-    to: new Date($("to").value).toISOString(),
+    to: new Date(new Date($("to").value).getTime() + 60000).toISOString(),
   };
 }
 
@@ -141,6 +146,9 @@ async function renderTopProducts(top) {
 }
 
 async function refresh() {
+  if ($("to").dataset.followsNow === "true") {
+    $("to").value = toLocalInput(new Date());
+  }
   const range = rangeParams();
   $("status").textContent = "loading…";
   try {
