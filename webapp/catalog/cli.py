@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sys
 import uuid
 
 import click
@@ -49,7 +50,7 @@ def import_command(path, file_format, mapping, defaults, category_depth, batch_s
                 raise importer.CatalogImportError(f"invalid --default {pair!r}: expected FIELD=VALUE")
             values[name.strip()] = value
         depth = category_depth or preset.get("category_depth")
-        with tqdm(total=_count_rows(path, file_format), unit="rows", desc="import", file=click.get_text_stream("stderr")) as bar:
+        with tqdm(total=_count_rows(path, file_format), unit="rows", desc="import", file=sys.stderr) as bar:
             summary = importer.import_catalog(path, file_format, fields, defaults=values, category_depth=depth,
                                               batch_size=batch_size, progress=bar.update)
     except importer.CatalogImportError as exc:
@@ -73,7 +74,7 @@ def reindex_command(queue: bool) -> None:
             click.echo(json.dumps({"task_id": owner}))
             return
         try:
-            with tqdm(unit="docs", desc="reindex", file=click.get_text_stream("stderr")) as bar:
+            with tqdm(unit="docs", desc="reindex", file=sys.stderr) as bar:
                 def report(phase: str, done: int, total: int) -> None:
                     bar.set_description(phase)
                     bar.total = total or None
