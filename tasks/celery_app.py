@@ -31,7 +31,18 @@ def create_celery() -> Celery:
 
 
 def configure_celery(settings) -> None:
-    """Point the Celery app of this process at the Redis of these settings."""
+    """Point the Celery app of this process at the Redis of these settings.
+
+    Connections already opened to the previous broker are closed and the
+    result backend is dropped, since Celery keeps using both otherwise.
+    """
+    if app.conf.broker_url == settings.redis_dsn and app.conf.result_backend == settings.redis_dsn:
+        return
+    app.close()
+    # close() keeps the producer pool, which holds connections to the old broker.
+    app.amqp._producer_pool = None
+    app._backend_cache = None
+    app._local.__dict__.pop("backend", None)
     app.conf.broker_url = settings.redis_dsn
     app.conf.result_backend = settings.redis_dsn
 

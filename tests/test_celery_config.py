@@ -37,3 +37,22 @@ def test_broker_comes_from_redis_url(tmp_path):
         cwd=tmp_path, env=env, capture_output=True, text=True, check=True,
     )
     assert result.stdout.strip() == "redis://127.0.0.1:6399/7"
+
+
+def test_configure_celery_switches_connected_app(storage_ready):
+    import redis
+
+    from tasks.celery_app import configure_celery
+
+    spare = storage_ready.model_copy(update={"redis_url": "redis://127.0.0.1:6380/62"})
+    spare_redis = redis.Redis(port=6380, db=62)
+    spare_redis.flushdb()
+    try:
+        app.send_task("events.sweep")  # opens a connection to the session's Redis
+        configure_celery(spare)
+        app.send_task("events.sweep")
+        assert spare_redis.llen("events") == 1
+        assert app.backend.client.connection_pool.connection_kwargs["db"] == 62
+    finally:
+        configure_celery(storage_ready)
+        spare_redis.flushdb()

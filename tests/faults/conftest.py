@@ -12,6 +12,7 @@ import os
 import secrets
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -28,14 +29,28 @@ import requests
 from config import load_settings
 from tests.conftest import ROOT, SERVICES, wait_for
 
-PORTS = {
-    "LOCAL_ES_PORT": "9261",
-    "LOCAL_CLICKHOUSE_PORT": "9062",
-    "LOCAL_CLICKHOUSE_HTTP_PORT": "8184",
-    "LOCAL_REDIS_PORT": "6396",
-}
-API_PORT = 8061
 ARTIFACTS = ROOT / "tests" / "artifacts"
+
+
+def _port_is_free(port: int) -> bool:
+    with socket.socket() as sock:
+        try:
+            sock.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+        return True
+
+
+def _free_ports(count: int) -> list[int]:
+    """Ports free now, each with port + 100 free too (Elasticsearch's transport port)."""
+    ports: list[int] = []
+    while len(ports) < count:
+        with socket.socket() as sock:
+            sock.bind(("127.0.0.1", 0))
+            port = sock.getsockname()[1]
+        if port + 100 < 65536 and _port_is_free(port + 100) and port not in ports:
+            ports.append(port)
+    return ports
 
 
 class Stack:
@@ -43,12 +58,20 @@ class Stack:
 
     def __init__(self, state_dir: Path):
         self.state_dir = state_dir
-        self.service_env = {**os.environ, "LOCAL_STATE_DIR": str(state_dir), "ES_HEAP": "512m", **PORTS}
+        # Free ports of its own, so two test runs on one machine never collide.
+        es, clickhouse, clickhouse_http, redis, api = _free_ports(5)
+        ports = {
+            "LOCAL_ES_PORT": str(es),
+            "LOCAL_CLICKHOUSE_PORT": str(clickhouse),
+            "LOCAL_CLICKHOUSE_HTTP_PORT": str(clickhouse_http),
+            "LOCAL_REDIS_PORT": str(redis),
+        }
+        self.service_env = {**os.environ, "LOCAL_STATE_DIR": str(state_dir), "ES_HEAP": "512m", **ports}
         self.settings = load_settings(
             debug=True,
-            elastic_host=f"http://127.0.0.1:{PORTS['LOCAL_ES_PORT']}",
-            clickhouse_port=int(PORTS["LOCAL_CLICKHOUSE_PORT"]),
-            redis_url=f"redis://127.0.0.1:{PORTS['LOCAL_REDIS_PORT']}/0",
+            elastic_host=f"http://127.0.0.1:{es}",
+            clickhouse_port=clickhouse,
+            redis_url=f"redis://127.0.0.1:{redis}/0",
             clickhouse_db="faults",
             elastic_index="faults_products",
             event_batch_max_age=0.5,
@@ -68,11 +91,11 @@ class Stack:
             # Web requests give up on a stopped store quickly.
             "WEB_ES_TIMEOUT": "2",
             "WEB_CLICKHOUSE_TIMEOUT": "3",
-            "BIND": f"127.0.0.1:{API_PORT}",
+            "BIND": f"127.0.0.1:{api}",
             "WEB_CONCURRENCY": "2",
         }
         self.processes: dict[str, subprocess.Popen] = {}
-        self.base_url = f"http://127.0.0.1:{API_PORT}"
+        self.base_url = f"http://127.0.0.1:{api}"
 
     def services(self, action: str, *names: str) -> None:
         subprocess.run([str(SERVICES), action, *names], cwd=ROOT, env=self.service_env, check=True)
@@ -187,8 +210,8 @@ def stack(settings):
     state_dir = ROOT / ".local" / "private" / f"faults-{secrets.token_hex(3)}"
     state_dir.mkdir(parents=True)
     stack = Stack(state_dir)
-    stack.services("start")
     try:
+        stack.services("start")
         from storage.setup import init_storage
 
         init_storage(stack.settings)
