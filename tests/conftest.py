@@ -45,10 +45,53 @@ def session_token() -> str:
     return secrets.token_hex(4)
 
 
+_CLAIM_KEY = "tests:claimed-by"
+
+
+def claim_redis_db(owner: str) -> int:
+    """Claim a Redis database (1 to 63) no other test run holds; release_redis_db frees it.
+
+    Runs of the suite on one machine share the Redis server, so each takes a
+    database of its own with SET NX instead of guessing from a hash.
+    """
+    import random
+
+    import redis
+
+    candidates = list(range(1, 64))
+    random.shuffle(candidates)
+    for db in candidates:
+        client = redis.Redis(port=6380, db=db)
+        try:
+            if client.set(_CLAIM_KEY, owner, nx=True, ex=6 * 3600):
+                return db
+        finally:
+            client.close()
+    raise RuntimeError("every Redis database 1-63 on 127.0.0.1:6380 is claimed by another test run")
+
+
+def release_redis_db(db: int, owner: str) -> None:
+    import redis
+
+    client = redis.Redis(port=6380, db=db)
+    try:
+        if client.get(_CLAIM_KEY) == owner.encode():
+            client.flushdb()
+    finally:
+        client.close()
+
+
 @pytest.fixture(scope="session")
-def settings(services, session_token) -> Settings:
+def session_redis_db(services, session_token):
+    db = claim_redis_db(f"session-{session_token}")
+    yield db
+    release_redis_db(db, f"session-{session_token}")
+
+
+@pytest.fixture(scope="session")
+def settings(services, session_token, session_redis_db) -> Settings:
     """Settings of this test session, with names of its own on the shared services."""
-    redis_db = 1 + int(session_token, 16) % 63
+    redis_db = session_redis_db
     return load_settings(
         debug=True,
         # Tests send many requests from one address; tests/security turns limits on.
@@ -92,7 +135,6 @@ def storage_ready(settings):
     clients.configure(settings)
     search_index.drop_all(settings.elastic_index)
     migrations.drop_database(settings)
-    clients.redis_client().flushdb()
 
 
 @pytest.fixture(scope="session")

@@ -22,7 +22,7 @@ import requests
 from config import load_settings
 from replay.queries import load_queries
 from replay.traffic import Replayer
-from tests.conftest import DATASETS, ROOT, _wait_for_worker, wait_for
+from tests.conftest import DATASETS, ROOT, _wait_for_worker, claim_redis_db, release_redis_db, wait_for
 
 CATALOG = DATASETS / "bestbuy-products-typesense" / "products.jsonl"
 SESSIONS = 500
@@ -35,13 +35,13 @@ def _free_port() -> int:
 
 
 class LiveStack:
-    def __init__(self, token: str):
+    def __init__(self, token: str, redis_db: int):
         self.settings = load_settings(
             debug=True,
             rate_limits_enabled=False,
             clickhouse_db=f"e2e_{token}",
             elastic_index=f"e2e_{token}_products",
-            redis_url=f"redis://127.0.0.1:6380/{1 + (int(token, 16) + 17) % 63}",
+            redis_url=f"redis://127.0.0.1:6380/{redis_db}",
         )
         self.port = _free_port()
         self.base_url = f"http://127.0.0.1:{self.port}"
@@ -88,7 +88,9 @@ class LiveStack:
 def live_stack(storage_ready):
     from storage import clients, migrations, search_index
 
-    stack = LiveStack(secrets.token_hex(4))
+    token = secrets.token_hex(4)
+    redis_db = claim_redis_db(f"e2e-{token}")
+    stack = LiveStack(token, redis_db)
     started = stack.flask("storage", "init")
     assert started.returncode == 0, started.stderr
     try:
@@ -104,7 +106,7 @@ def live_stack(storage_ready):
         clients.configure(stack.settings)
         search_index.drop_all(stack.settings.elastic_index)
         migrations.drop_database(stack.settings)
-        clients.redis_client().flushdb()
+        release_redis_db(redis_db, f"e2e-{token}")
         clients.configure(storage_ready)
 
 

@@ -23,12 +23,16 @@ def fuzz_app(storage_ready, session_token):
     from storage.setup import init_storage
     from webapp import create_app
 
+    from tests.conftest import claim_redis_db, release_redis_db
+
+    owner = f"fuzz-{session_token}"
+    redis_db = claim_redis_db(owner)
     settings = load_settings(
         debug=True,
         rate_limits_enabled=False,
         clickhouse_db=f"fuzz_{session_token}",
         elastic_index=f"fuzz_{session_token}_products",
-        redis_url=f"redis://127.0.0.1:6380/{1 + (int(session_token, 16) + 31) % 63}",
+        redis_url=f"redis://127.0.0.1:6380/{redis_db}",
     )
     init_storage(settings)
     app = create_app(settings)
@@ -39,7 +43,7 @@ def fuzz_app(storage_ready, session_token):
     clients.configure(settings)
     search_index.drop_all(settings.elastic_index)
     migrations.drop_database(settings)
-    clients.redis_client().flushdb()
+    release_redis_db(redis_db, owner)
     # Later tests of this process use the session's settings again.
     from tasks.celery_app import configure_celery
 
