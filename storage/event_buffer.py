@@ -309,7 +309,7 @@ def _schedule_flush(kind: str, countdown: float, *, full_batches_only: bool) -> 
     except Exception as exc:
         # The rows are safe in Redis; dropping the marker lets the next push
         # schedule the flush again.
-        logger.error("event_flush_schedule_failed kind=%s error=%s", kind, type(exc).__name__)
+        logger.error("event_flush_schedule_failed kind=%s error=%s: %s", kind, type(exc).__name__, exc)
         _forget_marker(marker)
 
 

@@ -50,6 +50,20 @@ class PrivateServices:
         subprocess.run([str(SERVICES), command, service], check=True, cwd=ROOT, env=self.env)
 
 
+def use_broker(settings) -> None:
+    """Point this process's Celery app at the Redis of these settings, dropping pooled connections.
+
+    configure_celery only changes the URL, and the producer pool would keep
+    publishing to the broker it connected to first.
+    """
+    from tasks.celery_app import app as celery_app
+    from tasks.celery_app import configure_celery
+
+    configure_celery(settings)
+    # Forget the pools as a forked child does; closing them breaks producers that still refer to them.
+    celery_app._after_fork()
+
+
 @pytest.fixture(scope="module")
 def private(storage_ready, session_token):
     services = PrivateServices(session_token)
@@ -69,10 +83,8 @@ def private(storage_ready, session_token):
     admin.disconnect()
     yield services, settings
 
-    from tasks.celery_app import configure_celery
-
     clients.configure(storage_ready)
-    configure_celery(storage_ready)
+    use_broker(storage_ready)
     services.run("stop", "clickhouse")
     services.run("stop", "redis")
     shutil.rmtree(services.state_dir, ignore_errors=True)
@@ -84,6 +96,7 @@ def private_app(private):
 
     _services, settings = private
     app = create_app(settings)
+    use_broker(settings)
     clients.redis_client().flushdb()
     return app
 

@@ -88,8 +88,9 @@ INVALID = [
     ("empty product", {"product_id": ""}, "product_id"),
     ("event_id format", {"event_id": "has space"}, "event_id"),
     ("event_id too long", {"event_id": "e" * 129}, "event_id"),
-    ("future timestamp", {"timestamp": now_iso(minutes=6)}, "timestamp"),
-    ("old timestamp", {"timestamp": now_iso(days=-31)}, "timestamp"),
+    # Callables: the time is taken when the test runs, not when the module is collected.
+    ("future timestamp", {"timestamp": lambda: now_iso(minutes=6)}, "timestamp"),
+    ("old timestamp", {"timestamp": lambda: now_iso(days=-31)}, "timestamp"),
     ("naive timestamp", {"timestamp": "2026-12-01T10:00:00"}, "timestamp"),
     ("not a timestamp", {"timestamp": "yesterday"}, "timestamp"),
     ("click without query", {"type": "click", "position": 1}, "query_id"),
@@ -114,7 +115,7 @@ INVALID = [
 
 @pytest.mark.parametrize("case, change, field", INVALID, ids=[case[0] for case in INVALID])
 def test_invalid_event_rejected(client, scheduled, configured, ingest_headers, case, change, field):
-    event = view() | change
+    event = view() | {name: value() if callable(value) else value for name, value in change.items()}
     event = {name: value for name, value in event.items() if value is not None}
 
     response = client.post("/api/v1/events", json=event, headers=ingest_headers)
