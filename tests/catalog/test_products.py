@@ -272,3 +272,17 @@ def test_bulk_over_limit_is_422(client, uid):
     assert response.status_code == 422
     assert "products" in response.get_json()["errors"]["json"]
     assert client.get(f"/api/v1/products/{uid}-0").status_code == 404
+
+
+@pytest.mark.parametrize("page", ["500002", "281779518192368254976"])
+def test_list_page_beyond_max_offset_is_422(client, page):
+    response = client.get(f"/api/v1/products?page={page}&page_size=20")
+    body = response.get_json()
+    assert response.status_code == 422
+    assert "the deepest page at page_size 20 is 500001" in body["errors"]["query"]["page"][0]
+
+
+def test_list_deepest_page_is_served(client):
+    response = client.get("/api/v1/products?page=500001&page_size=20")
+    assert response.status_code == 200
+    assert response.get_json() == []

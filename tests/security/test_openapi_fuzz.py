@@ -5,6 +5,9 @@ it runs on a ClickHouse database, an index alias and a Redis database of its
 own, dropped at the end.
 """
 
+import json
+from collections import Counter
+
 import pytest
 import schemathesis
 from hypothesis import HealthCheck
@@ -13,8 +16,13 @@ from schemathesis.checks import not_a_server_error
 from schemathesis.specs.openapi.checks import content_type_conformance, response_schema_conformance
 
 from config import load_settings
+from tests.conftest import ROOT
+
+ARTIFACTS = ROOT / "tests" / "artifacts"
 
 EXAMPLES_PER_OPERATION = 30
+# Generated requests per operation, written to tests/artifacts/fuzz.json for the record.
+CALLS: Counter = Counter()
 
 
 @pytest.fixture(scope="session")
@@ -66,6 +74,10 @@ schema = schemathesis.pytest.from_fixture("api_schema")
     suppress_health_check=list(HealthCheck),
 )
 def test_no_server_error_and_schema_conformance(case, fuzz_app):
+    CALLS[f"{case.method} {case.path}"] += 1
+    ARTIFACTS.mkdir(exist_ok=True)
+    (ARTIFACTS / "fuzz.json").write_text(json.dumps({"requests": sum(CALLS.values()), "operations": len(CALLS),
+                                                     "per_operation": dict(CALLS)}, indent=1))
     case.call_and_validate(
         headers={"X-API-Key": fuzz_app.config["FUZZ_TOKEN"]},
         checks=[not_a_server_error, response_schema_conformance, content_type_conformance],

@@ -21,8 +21,11 @@ from webapp.catalog.schemas import (
 
 blp = Blueprint("products", __name__, url_prefix="/api/v1/products", description="The catalog's products")
 
-# Pagination of GET /products: page_size defaults to 20 and is at most 100.
+# Pagination of GET /products: page_size defaults to 20 and is at most 100,
+# and a page may start at most this many products in (deeper offsets make
+# ClickHouse read and skip that many rows; filter instead).
 MAX_PAGE_SIZE = 100
+MAX_OFFSET = 10_000_000
 
 
 # Pagination parameters are parsed by flask-smorest's own schema, so the
@@ -52,6 +55,11 @@ class Products(MethodView):
     def get(self, filters, pagination_parameters):
         """List live products ordered by id, with filters; the X-Pagination header contains the totals."""
         _reject_unknown_parameters()
+        if pagination_parameters.first_item > MAX_OFFSET:
+            deepest = MAX_OFFSET // pagination_parameters.page_size + 1
+            abort(422, message="Invalid parameters", errors={"query": {"page": [
+                f"page {pagination_parameters.page} starts beyond product {MAX_OFFSET:,}; "
+                f"the deepest page at page_size {pagination_parameters.page_size} is {deepest}"]}})
         category_ids = None
         if filters.get("category_id"):
             categories = catalog.load_categories(tag="api.products.list")
