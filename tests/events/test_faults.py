@@ -21,6 +21,7 @@ import pytest
 
 from storage import clients, event_buffer, migrations
 from storage.clickhouse import ClickHouse
+from tasks.celery_app import configure_celery
 from tests.conftest import ROOT, SERVICES, wait_for
 
 pytestmark = [pytest.mark.fault, pytest.mark.slow]
@@ -50,20 +51,6 @@ class PrivateServices:
         subprocess.run([str(SERVICES), command, service], check=True, cwd=ROOT, env=self.env)
 
 
-def use_broker(settings) -> None:
-    """Point this process's Celery app at the Redis of these settings, dropping pooled connections.
-
-    configure_celery only changes the URL, and the producer pool would keep
-    publishing to the broker it connected to first.
-    """
-    from tasks.celery_app import app as celery_app
-    from tasks.celery_app import configure_celery
-
-    configure_celery(settings)
-    # Forget the pools as a forked child does; closing them breaks producers that still refer to them.
-    celery_app._after_fork()
-
-
 @pytest.fixture(scope="module")
 def private(storage_ready, session_token):
     services = PrivateServices(session_token)
@@ -84,7 +71,7 @@ def private(storage_ready, session_token):
     yield services, settings
 
     clients.configure(storage_ready)
-    use_broker(storage_ready)
+    configure_celery(storage_ready)
     services.run("stop", "clickhouse")
     services.run("stop", "redis")
     shutil.rmtree(services.state_dir, ignore_errors=True)
@@ -96,7 +83,6 @@ def private_app(private):
 
     _services, settings = private
     app = create_app(settings)
-    use_broker(settings)
     clients.redis_client().flushdb()
     return app
 
