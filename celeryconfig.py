@@ -63,10 +63,10 @@ worker_send_task_events = False
 # Beat entries use crontab, not intervals of a minute or more, because an
 # interval restarts from zero whenever beat restarts. Features add entries here.
 beat_schedule: dict = {
-    # Every minute: flush events left in the Redis buffer when their scheduled
-    # flush was lost, for example with a Redis restart (the buffer survives in
-    # the AOF, the delayed flush message a worker held does not), so a restart
-    # delays storage by at most about a minute.
+    # Every minute: flush events left in the Redis buffer whose scheduled flush
+    # was lost, for example in a Redis restart. The buffer survives in the AOF
+    # but the delayed flush message a worker had reserved does not, so a
+    # restart delays storage by about a minute at most.
     "events.sweep": {
         "task": "events.sweep",
         "schedule": crontab(minute="*"),

@@ -26,7 +26,7 @@ class _RedactTaskArgumentsFilter(logging.Filter):
     """Drop task arguments from Celery's log records.
 
     Celery passes a task's args and kwargs as the `data` extra, which the JSON
-    formatter would write out; a purge task's arguments are a shopper's ids.
+    formatter would write out. A purge task's arguments are a shopper's ids.
     """
 
     def filter(self, record: logging.LogRecord) -> bool:

@@ -75,7 +75,7 @@ class Settings(BaseSettings):
     # Event batching: a batch is closed at this many events or this age.
     event_batch_size: int = Field(5000, ge=1, le=100_000)
     event_batch_max_age: Seconds = 1.0
-    # Events waiting in Redis above this count make POST /events answer 503.
+    # Events waiting in Redis above this count make POST /events return 503.
     event_backlog_limit: int = Field(2_000_000, ge=1000)
 
     # API keys: off only for local experiments; see the README's Security section.
@@ -126,8 +126,8 @@ def load_settings(**overrides: Any) -> Settings:
         for error in exc.errors():
             name = str(error["loc"][0]).upper() if error["loc"] else "?"
             expected = EXPECTED_FORMS.get(name, error["msg"])
-            given = error.get("input")
-            problems.append(f"{name}={given!r} is invalid: expected {expected} ({error['msg']})")
+            value = error.get("input")
+            problems.append(f"{name}={value!r} is invalid: expected {expected} ({error['msg']})")
         raise ConfigError("; ".join(problems)) from None
 
 

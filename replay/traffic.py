@@ -36,7 +36,7 @@ class Rates:
 
 @dataclass
 class Report:
-    """What the replayer sent and what the API answered."""
+    """What the replayer sent and what the API returned."""
 
     sessions: int = 0
     searches: int = 0
@@ -46,7 +46,7 @@ class Report:
     event_errors: int = 0
     queries: Counter = field(default_factory=Counter)
     revenue: dict[str, Decimal] = field(default_factory=dict)
-    # Every answered search in order: (session_id, normalized query, query_id, total).
+    # Every successful search in order: (session_id, normalized query, query_id, total).
     search_log: list[tuple[str, str, str, int]] = field(default_factory=list)
     clicked_query_ids: set[str] = field(default_factory=set)
 

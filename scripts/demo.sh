@@ -55,8 +55,8 @@ else
 fi
 
 # Event ids of the backfill derive from its seed, so a second demo run does
-# not store the same history twice. It holds no searches: those come only
-# from real searches, from the replay below on.
+# not store the same history twice. It contains no searches, because those
+# come only from real searches, from the replay below on.
 log "backfilling 14 days of past views, clicks, carts and purchases"
 python -m replay backfill --base-url "$base_url" --out .local/run/backfill.jsonl --days 14 --sessions 3000
 REPLAY_API_KEY="$token" python -m replay send .local/run/backfill.jsonl --base-url "$base_url" --no-progress

@@ -7,7 +7,7 @@
 #   scripts/services.sh stop  [elasticsearch|clickhouse|redis ...]
 #   scripts/services.sh status
 #
-# Starting a service that already answers does nothing, so every caller (make
+# Starting a service that already responds does nothing, so every caller (make
 # run, make test, the pytest fixtures, CI) can call "start" without checking.
 set -euo pipefail
 
@@ -32,7 +32,7 @@ ch_tcp_port="${LOCAL_CLICKHOUSE_PORT:-9002}"
 ch_http_port="${LOCAL_CLICKHOUSE_HTTP_PORT:-8124}"
 redis_port="${LOCAL_REDIS_PORT:-6380}"
 
-# How long a start waits for the service to answer before it reports failure.
+# Seconds a start waits for the service to respond before it reports failure.
 start_timeout="${SERVICE_START_TIMEOUT:-120}"
 
 mkdir -p "$run_dir" "$log_dir"
@@ -43,7 +43,7 @@ wait_until() {
   local what=$1 check=$2 deadline=$((SECONDS + start_timeout))
   until eval "$check" >/dev/null 2>&1; do
     if ((SECONDS >= deadline)); then
-      log "$what did not answer within ${start_timeout}s; see $log_dir/$what.log"
+      log "$what did not respond within ${start_timeout}s; see $log_dir/$what.log"
       tail -n 30 "$log_dir/$what.log" >&2 || true
       return 1
     fi
@@ -58,7 +58,7 @@ pid_alive() { [[ -f $1 ]] && kill -0 "$(cat "$1")" 2>/dev/null; }
 es_ready() { curl -fsS -o /dev/null 2>/dev/null "http://127.0.0.1:$es_port/_cluster/health?wait_for_status=yellow&timeout=1s" >/dev/null; }
 
 start_elasticsearch() {
-  if es_ready; then log "elasticsearch already answers on $es_port"; return; fi
+  if es_ready; then log "elasticsearch already responds on $es_port"; return; fi
   [[ -x $es_home/bin/elasticsearch ]] || { log "elasticsearch $ES_VERSION is not installed; run scripts/setup.sh"; return 1; }
   mkdir -p "$es_data" "$log_dir/elasticsearch" "$run_dir/elasticsearch"
   chown -R "$ES_USER" "$es_home" "$es_data" "$log_dir/elasticsearch" "$run_dir/elasticsearch"
@@ -78,7 +78,7 @@ start_elasticsearch() {
     -E action.destructive_requires_name=false \
     >"$log_dir/elasticsearch.log" 2>&1
   wait_until elasticsearch es_ready
-  log "elasticsearch $ES_VERSION answers on 127.0.0.1:$es_port"
+  log "elasticsearch $ES_VERSION responds on 127.0.0.1:$es_port"
 }
 
 stop_elasticsearch() { stop_pidfile elasticsearch "$run_dir/elasticsearch/elasticsearch.pid"; }
@@ -88,7 +88,7 @@ stop_elasticsearch() { stop_pidfile elasticsearch "$run_dir/elasticsearch/elasti
 ch_ready() { curl -fsS -o /dev/null 2>/dev/null "http://127.0.0.1:$ch_http_port/ping" >/dev/null; }
 
 start_clickhouse() {
-  if ch_ready; then log "clickhouse already answers on $ch_tcp_port"; return; fi
+  if ch_ready; then log "clickhouse already responds on $ch_tcp_port"; return; fi
   mkdir -p "$ch_data/tmp" "$ch_data/user_files" "$ch_data/format_schemas"
   local config="$run_dir/clickhouse-config.xml"
   sed -e "s#@DATA@#$ch_data#g" -e "s#@TCP_PORT@#$ch_tcp_port#g" \
@@ -97,7 +97,7 @@ start_clickhouse() {
   nohup clickhouse-server --config-file="$config" >"$log_dir/clickhouse.log" 2>&1 &
   echo $! >"$run_dir/clickhouse.pid"
   wait_until clickhouse ch_ready
-  log "clickhouse answers on 127.0.0.1:$ch_tcp_port (native) and $ch_http_port (http)"
+  log "clickhouse responds on 127.0.0.1:$ch_tcp_port (native) and $ch_http_port (http)"
 }
 
 stop_clickhouse() { stop_pidfile clickhouse; }
@@ -107,7 +107,7 @@ stop_clickhouse() { stop_pidfile clickhouse; }
 redis_ready() { redis-cli -p "$redis_port" ping 2>/dev/null | grep -q PONG; }
 
 start_redis() {
-  if redis_ready; then log "redis already answers on $redis_port"; return; fi
+  if redis_ready; then log "redis already responds on $redis_port"; return; fi
   mkdir -p "$redis_data"
   # AOF with an fsync every second: queued tasks and buffered events survive a
   # restart, losing at most the last second if the machine itself goes down.
@@ -115,7 +115,7 @@ start_redis() {
     --appendonly yes --appendfsync everysec --save "" --databases 64 \
     --daemonize yes --pidfile "$run_dir/redis.pid" --logfile "$log_dir/redis.log"
   wait_until redis redis_ready
-  log "redis answers on 127.0.0.1:$redis_port (AOF on)"
+  log "redis responds on 127.0.0.1:$redis_port (AOF on)"
 }
 
 stop_redis() { stop_pidfile redis; }

@@ -1,9 +1,9 @@
 """Per-process, lazily created clients for ClickHouse, Elasticsearch and Redis.
 
-Nothing here connects at import time. `configure()` records the settings; each
-client is built on first use and thrown away in a child after fork, because
-gunicorn and Celery's prefork pool fork after start-up and a socket shared
-between processes interleaves their traffic.
+Nothing here connects at import time. `configure()` records the settings, and
+each client is built on first use. A child process throws its clients away
+after fork, because gunicorn and Celery's prefork pool fork after start-up and
+a socket shared between processes interleaves their traffic.
 """
 
 from __future__ import annotations

@@ -14,7 +14,7 @@ logger = logging.getLogger(__name__)
 
 
 def wait_for_clickhouse(settings: Settings) -> None:
-    """Ping ClickHouse until it answers, at most settings.startup_retries times."""
+    """Ping ClickHouse until it responds, at most settings.startup_retries times."""
     retrying = Retrying(
         stop=stop_after_attempt(settings.startup_retries),
         wait=wait_fixed(settings.startup_retry_interval),

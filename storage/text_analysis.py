@@ -1,9 +1,9 @@
 """Text analysis done in Python, the same way for documents and for queries.
 
 The Elasticsearch test distribution ships only core analyzers: no ASCII folding
-and no stemming filters. So the service folds accents and stems words itself
+and no stemming filters. So the service folds accents and stems words itself,
 and stores the result in `*_analyzed` fields mapped with the `whitespace`
-analyzer; queries go through the same function. "Crème Brûlée" and
+analyzer. Queries go through the same function. "Crème Brûlée" and
 "creme brulee" both become "creme brule", "Running Shoes" and "running shoe"
 both become "run shoe", on the test distribution and on a full server alike.
 """

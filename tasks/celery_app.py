@@ -39,7 +39,7 @@ def configure_celery(settings) -> None:
     if app.conf.broker_url == settings.redis_dsn and app.conf.result_backend == settings.redis_dsn:
         return
     app.close()
-    # close() keeps the producer pool, which holds connections to the old broker.
+    # close() keeps the producer pool, which keeps connections to the old broker.
     app.amqp._producer_pool = None
     app._backend_cache = None
     app._local.__dict__.pop("backend", None)

@@ -1,6 +1,6 @@
 """Session fixtures: the real services, started by the project's own script, and
 settings of this test session's own (a ClickHouse database, an index alias and
-a Redis database nobody else uses), removed afterwards.
+a Redis database no other test run uses), removed afterwards.
 """
 
 from __future__ import annotations
@@ -36,7 +36,7 @@ def pytest_collection_modifyitems(config, items):
 
 @pytest.fixture(scope="session")
 def services() -> None:
-    """Start Elasticsearch, ClickHouse and Redis unless they already answer."""
+    """Start Elasticsearch, ClickHouse and Redis unless they already respond."""
     subprocess.run([str(SERVICES), "start"], check=True, cwd=ROOT)
 
 

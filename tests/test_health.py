@@ -1,4 +1,3 @@
-import os
 import shutil
 import signal
 import socket
@@ -6,8 +5,6 @@ import subprocess
 import time
 
 import pytest
-
-from tests.conftest import ROOT
 
 
 def test_health_is_ok(client):
@@ -27,7 +24,7 @@ def test_ready_reports_each_dependency_up(client):
 
 
 def test_ready_is_503_when_redis_is_stopped(storage_ready, tmp_path):
-    """A throwaway redis-server is started, used, then killed: /ready must say which is down."""
+    """A throwaway redis-server is started, used, then killed: /ready must report which one is down."""
     from webapp import create_app
 
     port = _free_port()
@@ -118,8 +115,8 @@ def test_wrong_method_is_json_405(client):
 
 def test_request_id_is_echoed_or_made(client):
     assert client.get("/health", headers={"X-Request-Id": "abc-123"}).headers["X-Request-Id"] == "abc-123"
-    made = client.get("/health").headers["X-Request-Id"]
-    assert len(made) == 32
+    generated = client.get("/health").headers["X-Request-Id"]
+    assert len(generated) == 32
 
 
 def _free_port() -> int:

@@ -93,7 +93,7 @@ def _rate_key() -> str:
     return f"key:{key.key_id}" if key is not None else f"addr:{request.remote_addr}"
 
 
-def _keep_retry_after_for_refusals(response):
+def _drop_retry_after_unless_rejected(response):
     # Flask-Limiter sets Retry-After on every response; it means "come back
     # later" only on a 429 or a 503.
     if response.status_code not in (429, 503):
@@ -105,7 +105,7 @@ def init_security(app: Flask, settings: Settings) -> None:
     app.before_request(lambda: _check_api_key(settings))
     # Flask runs after_request functions in reverse order of registration, so
     # this one, registered before the limiter's, runs after it.
-    app.after_request(_keep_retry_after_for_refusals)
+    app.after_request(_drop_retry_after_unless_rejected)
 
     def limit_for(group: str):
         configured = getattr(settings, f"rate_limit_{group}")

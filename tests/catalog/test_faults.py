@@ -28,14 +28,8 @@ CLICKHOUSE_HTTP_PORT = 8144
 
 
 def _point_celery_at(settings) -> None:
-    """Send tasks to the Redis of these settings, dropping connections made to another one."""
-    from tasks.celery_app import app as celery_app
-
+    """Send tasks to the Redis of these settings (configure_celery drops connections to another one)."""
     configure_celery(settings)
-    # The producer pool keeps the first broker it connected to, whatever the
-    # configuration says afterwards.
-    celery_app._pool = None
-    celery_app.amqp._producer_pool = None
 
 
 @pytest.fixture()

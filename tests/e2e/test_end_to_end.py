@@ -19,9 +19,11 @@ def _analytics(stack, token: str, path: str, **params):
 
 
 def _counted_searches(report) -> Counter:
-    """Apply the documented rule independently: a search followed in its session by one
-    that extends its query (within 30 s; every replayed session is shorter) is type-ahead
-    noise unless it got a click."""
+    """Apply the documented type-ahead rule independently of the service.
+
+    A search followed in its session by one that extends its query within 30 s
+    is noise unless it got a click. Every replayed session is shorter than 30 s.
+    """
     by_session: dict[str, list[tuple[str, str]]] = {}
     for session_id, query, query_id, _total in report.search_log:
         by_session.setdefault(session_id, []).append((query, query_id))

@@ -1,6 +1,6 @@
 """Faults injected into the real services while traffic flows.
 
-For each fault, the API keeps answering what it can (clear JSON errors for the
+For each fault, the API keeps serving what it can (clear JSON errors for the
 rest) and, after recovery, the events stored equal the events accepted with no
 duplicates, and the search index matches the catalog.
 """
@@ -181,7 +181,7 @@ def test_redis_restarted(stack, product_ids):
     figures = _wait_all_stored(stack)
     figures.update(event_answers=dict(traffic.answers), search_answers=dict(traffic.searches))
     record_figures("redis_restarted", figures)
-    # While Redis is down, events get 503 (not accepted) and searches still answer.
+    # While Redis is down, events get 503 (not accepted) and searches still succeed.
     assert set(traffic.answers) <= {202, 503}
     assert "503:redis" not in traffic.searches
     assert 500 not in traffic.searches

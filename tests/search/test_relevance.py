@@ -97,7 +97,11 @@ def test_product_name_finds_product_in_top_three(relevance_client):
 
 def _typo_distance(length: int) -> int:
     # Elasticsearch's fuzziness AUTO: no edit up to 2 characters, 1 up to 5, then 2.
-    return 0 if length <= 2 else 1 if length <= 5 else 2
+    if length <= 2:
+        return 0
+    if length <= 5:
+        return 1
+    return 2
 
 
 def _edit_distance(left: str, right: str) -> int:

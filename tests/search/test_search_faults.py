@@ -34,7 +34,7 @@ def _app(settings):
 
 
 @pytest.mark.fault
-def test_search_answers_and_counts_lost_events_when_redis_is_down(private_redis, search_settings, catalog_alias):
+def test_search_counts_lost_events_redis_down(private_redis, search_settings, catalog_alias):
     client = _app(search_settings.model_copy(update={"redis_url": "redis://127.0.0.1:6392/0"}))
     stats = client.get("/api/v1/search/stats").get_json()
     assert stats["lost_events_recorded"] == 0
@@ -54,7 +54,7 @@ def test_search_answers_and_counts_lost_events_when_redis_is_down(private_redis,
     assert stats["lost_events_process"] == lost_before + 1
     assert stats["lost_events_recorded"] is None
 
-    # Once Redis answers again, the next search adds the loss to the shared counter.
+    # Once Redis responds again, the next search adds the loss to the shared counter.
     private_redis.start()
     assert client.get("/api/v1/search?q=skillet").status_code == 200
     assert sender.flush()

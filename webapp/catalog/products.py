@@ -21,9 +21,9 @@ from webapp.catalog.schemas import (
 
 blp = Blueprint("products", __name__, url_prefix="/api/v1/products", description="The catalog's products")
 
-# Pagination of GET /products: page_size defaults to 20 and is at most 100,
-# and a page may start at most this many products in (deeper offsets make
-# ClickHouse read and skip that many rows; filter instead).
+# Pagination of GET /products: page_size defaults to 20 and is at most 100.
+# A page may start at most MAX_OFFSET products in, because a deeper offset
+# makes ClickHouse read and skip that many rows; clients should filter instead.
 MAX_PAGE_SIZE = 100
 MAX_OFFSET = 10_000_000
 

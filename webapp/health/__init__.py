@@ -31,7 +31,7 @@ class ReadySchema(Schema):
 class Health(MethodView):
     @blp.response(200, HealthSchema)
     def get(self):
-        """Liveness: the process answers. Checks no dependency."""
+        """Report liveness: the process responds. No dependency is checked."""
         return {"status": "ok"}
 
 

@@ -1,6 +1,6 @@
-// The dashboard's charts. Every figure comes from the public analytics API
-// (with an API key of the analytics scope, kept in this browser only) and the
-// public catalog reads; the page itself holds no data.
+// The dashboard's charts. Every figure comes from the public analytics API,
+// called with an analytics-scope API key kept in this browser only, and from
+// the public catalog reads. The page itself contains no data.
 "use strict";
 
 const API = "/api/v1";
